@@ -1,0 +1,30 @@
+# Two commands do all set-up: `make quickstart` and `make test`.
+# Both create ./.venv and install the package on first use.
+# GPU machines: `make EXTRA=gpu test` installs tensorflow[and-cuda] instead of tensorflow-cpu.
+PYTHON ?= python3
+EXTRA ?= cpu
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(EXTRA)
+
+.PHONY: quickstart test bench install clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRA),test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+quickstart: $(STAMP)
+	$(PY) -m zoo.quickstart
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

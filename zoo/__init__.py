@@ -1,0 +1,18 @@
+"""Robustness zoo: noise-defended Keras 3 models (PNI, ANP, RobustNet, input channels) and their export.
+
+    import zoo
+    model = zoo.create("resnet20", num_classes=10, input_shape=(32, 32, 3), width=2, pni="W")
+    zoo.export(model, "exported_models", name="pni_resnet20")
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from zoo.errors import ZooError  # noqa: E402
+from zoo.models import PNI_VARIANTS, Variant, count_params, create, list_models, register  # noqa: E402
+from zoo.noise_control import bpda, inference_noise, randomness, set_inference_noise  # noqa: E402
+
+__all__ = [
+    "PNI_VARIANTS", "Variant", "ZooError", "bpda", "count_params", "create", "inference_noise",
+    "list_models", "randomness", "register", "set_inference_noise",
+]

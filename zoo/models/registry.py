@@ -1,0 +1,85 @@
+"""Model registry: a flag value maps to one table entry (``zoo.create(name, ...)``)."""
+import inspect
+
+import keras
+
+from zoo.errors import ZooError, choice_error
+from zoo.layers import Normalize
+from zoo.models.builder import Builder, Variant
+
+_MODELS = {}
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def register(name, **defaults):
+    """Register ``fn(builder, x, num_classes, **arch_kwargs) -> logits`` under ``name``."""
+
+    def wrap(fn):
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        _MODELS[name] = (fn, defaults)
+        return fn
+
+    return wrap
+
+
+def list_models():
+    """Names accepted by ``create``."""
+    return sorted(_MODELS)
+
+
+def _default_stats(channels):
+    if channels == 3:
+        return CIFAR10_MEAN, CIFAR10_STD
+    return (0.5,) * channels, (0.25,) * channels
+
+
+def create(name, num_classes=10, input_shape=(32, 32, 3), **options):
+    """Build a zoo model: images in [0,1] -> [input channel] -> Normalize -> network -> logits.
+
+    ``options`` are the Variant fields (``width``, ``pni``, ``pni_granularity``, ``robustnet``,
+    ``sigma_init``, ``sigma_inner``, ``anp_layers``, ``channel``, ``mean``, ``std``; see
+    ``zoo.models.builder``) plus the architecture's own keywords.
+    """
+    if name not in _MODELS:
+        raise choice_error("model", name, _MODELS)
+    fn, defaults = _MODELS[name]
+    arch_params = [p for p in inspect.signature(fn).parameters if p not in ("builder", "x", "num_classes")]
+    unknown = set(options) - set(Variant.fields()) - set(arch_params)
+    if unknown:
+        raise choice_error(f"option for model {name!r}:", sorted(unknown)[0], Variant.fields() + arch_params)
+    if int(num_classes) < 2:
+        raise ZooError(f"num_classes={num_classes}: expected an integer >= 2")
+    input_shape = tuple(int(d) for d in input_shape)
+    if len(input_shape) != 3:
+        raise ZooError(f"input_shape={input_shape}: expected (height, width, channels)")
+    variant = Variant(**{k: v for k, v in options.items() if k in Variant.fields()})
+    arch_kwargs = {**defaults, **{k: v for k, v in options.items() if k in arch_params}}
+    mean, std = _default_stats(input_shape[-1])
+    mean = tuple(variant.mean) if variant.mean is not None else mean
+    std = tuple(variant.std) if variant.std is not None else std
+
+    builder = Builder(variant)
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = builder.input_channel(inputs)
+    x = Normalize(mean, std, name="normalize")(x)
+    logits = fn(builder, x, int(num_classes), **arch_kwargs)
+    model = keras.Model(inputs, logits, name=name)
+    model.zoo_spec = {
+        "architecture": name,
+        "num_classes": int(num_classes),
+        "input_shape": list(input_shape),
+        "variant": {**variant.as_dict(), "mean": list(mean), "std": list(std)},
+        "arch_kwargs": arch_kwargs,
+    }
+    return model
+
+
+def count_params(model, include_alpha=False):
+    """Trainable parameters; PNI's alphas are left out unless asked (PNI Table 3 "capacity")."""
+    return sum(
+        int(v.numpy().size) for v in model.trainable_weights
+        if include_alpha or "alpha" not in v.path.split("/")[-1]
+    )
