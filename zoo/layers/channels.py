@@ -3,6 +3,8 @@
 A channel spec is ``"name"`` or ``"name:key=value,key=value"``, e.g. ``"color_depth:bits=4"``,
 ``"fft_compress:fraction=0.7"``, ``"gaussian:stddev=0.03"``, so a flag value maps to one layer.
 """
+import inspect
+
 from zoo.errors import ZooError, choice_error
 from zoo.layers.color_depth import ColorDepth
 from zoo.layers.fft_compress import FFTCompress
@@ -46,7 +48,9 @@ def parse_channel_spec(spec):
 def make_channel(spec, name=None):
     """A channel layer from a spec string (see module doc) or a (name, kwargs) pair."""
     channel, kwargs = parse_channel_spec(spec) if isinstance(spec, str) else spec
-    try:
-        return CHANNELS[channel](name=name or f"channel_{channel}", **kwargs)
-    except TypeError as err:
-        raise ZooError(f"input channel {spec!r}: {err}") from None
+    cls = CHANNELS[channel]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+    for key in kwargs:
+        if key not in accepted:
+            raise choice_error(f"parameter of input channel {channel!r}:", key, accepted)
+    return cls(name=name or f"channel_{channel}", **kwargs)

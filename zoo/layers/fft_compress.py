@@ -1,10 +1,10 @@
 """FFT-based compression channel (perturbation study Appendix C.1, "FC").
 
-x' = F^-1(F[w] * M_f[w]) with M_f the indicator of the lowest frequencies. Here M_f keeps exactly
-round(fraction * H * W) coefficients of each channel's 2-D spectrum: frequencies are ranked by their
-radius sqrt(u^2 + v^2) (u, v in cycles per pixel, numpy.fft.fftfreq), ties broken in a fixed order,
-and the lowest-ranked are kept. The real part of the inverse transform is returned, which equals
-filtering with the conjugate-symmetrised mask. The study's "30% compression" is fraction 0.7.
+x' = F^-1(F[w] * M_f[w]) with M_f the indicator of the lowest frequencies. Here frequencies of each
+channel's 2-D spectrum are ranked by their radius sqrt(u^2 + v^2) (u, v in cycles per pixel,
+numpy.fft.fftfreq) and kept lowest first, a frequency always together with its mirror -w, so the mask
+is conjugate-symmetric and the filtered image is real. The number kept is the achievable count
+nearest to fraction * H * W (within one coefficient). The study's "30% compression" is fraction 0.7.
 The map is linear, so its gradient is exact and the layer is differentiable.
 """
 import keras
@@ -16,14 +16,24 @@ from zoo.layers.base import ZooLayer
 
 
 def low_frequency_mask(height, width, fraction):
-    """M_f of Appendix C.1 as a {0,1} array [H, W] with exactly round(fraction*H*W) ones."""
+    """M_f of Appendix C.1 as a conjugate-symmetric {0,1} array [H, W] keeping ~fraction*H*W coefficients."""
     u = np.fft.fftfreq(height)[:, None]
     v = np.fft.fftfreq(width)[None, :]
     radius = np.sqrt(u ** 2 + v ** 2).ravel()
-    keep = int(round(fraction * height * width))
-    order = np.argsort(radius, kind="stable")
+    rows, cols = np.divmod(np.arange(height * width), width)
+    mirror = ((-rows) % height) * width + (-cols) % width
+    pair = np.minimum(np.arange(height * width), mirror)
+    target = fraction * height * width
     mask = np.zeros(height * width, dtype=np.float32)
-    mask[order[:keep]] = 1.0
+    kept = 0
+    for i in np.lexsort((pair, radius)):  # by radius, mirror pairs adjacent
+        if mask[i]:
+            continue
+        size = 1 if mirror[i] == i else 2
+        if kept + size > target and abs(kept + size - target) >= abs(kept - target):
+            break
+        mask[i] = mask[mirror[i]] = 1.0
+        kept += size
     return mask.reshape(height, width)
 
 
