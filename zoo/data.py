@@ -249,6 +249,8 @@ def _open(dataset, split, data_dir, shuffle_files, seed):
     shape = tuple(builder.info.features[image_key].shape)
     if len(shape) != 3 or any(d is None for d in shape):
         raise ZooError(f"dataset {builder.info.name!r} has images of shape {shape}: expected a fixed (H, W, C)")
+    if builder.info.disable_shuffling:  # an ordered dataset: TFDS refuses shuffle_files=True for it
+        shuffle_files = False
     if builder.info.supervised_keys == (image_key, label_key):
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=shuffle_files,
                                 read_config=_read_config(shuffle_files, seed))

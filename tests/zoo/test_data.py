@@ -142,6 +142,18 @@ def test_augment_image_is_a_padded_crop_maybe_flipped():
     assert any(p[2] for p in placements) and not all(p[2] for p in placements)
 
 
+def test_augment_offsets_cover_the_full_4_pixel_padding():
+    rng = np.random.default_rng(1)
+    image = rng.random((6, 6, 1)).astype(np.float32)
+    placements = set()
+    for s in range(80):
+        hits = crop_matches(data.augment_image(tf.constant(image), tf.constant([s, 0], tf.int64)).numpy(), image)
+        assert len(hits) == 1
+        placements.add(hits[0])
+    # offsets 0..8 on both axes: a 4-pixel padding (3 pixels would only reach 1..7)
+    assert {p[0] for p in placements} == set(range(9)) and {p[1] for p in placements} == set(range(9))
+
+
 def test_augmented_digits_are_crops_and_reproducible(digits_np):
     images, _ = digits_np
     ds = data.load("digits", "train[:64]", augment=True, shuffle=False, batch_size=64, seed=5)
@@ -243,8 +255,13 @@ def test_cifar_version_and_parent_directory_load_the_same():
 def test_cifar_num_examples_and_train_order():
     x, y = collect(data.load(str(CIFAR_DIR), "train", num_examples=64, batch_size=50, augment=True))
     assert x.shape == (64, 32, 32, 3) and x.min() >= 0 and x.max() <= 1
-    _, first = data.as_numpy(str(CIFAR_DIR), "train", 10)
-    np.testing.assert_array_equal(first, [6, 9, 9, 4, 1, 1, 2, 7, 8, 3])  # stored (original) order
+    _, first = data.as_numpy(str(CIFAR_DIR), "train", 40)
+    np.testing.assert_array_equal(first[:10], [6, 9, 9, 4, 1, 1, 2, 7, 8, 3])  # CIFAR-10 train order
+    # TFDS by default interleaves the 4 train shards in blocks of 16; "the first N" must be ids 0..N-1.
+    tfds = pytest.importorskip("tensorflow_datasets")
+    raw = tfds.builder_from_directory(str(CIFAR_DIR / "1.0.0")).as_dataset(split="train").take(160)
+    label_of = {ex["id"].decode(): int(ex["label"]) for ex in raw.as_numpy_iterator()}
+    np.testing.assert_array_equal(first, [label_of[f"train_{i:05d}"] for i in range(40)])
 
 
 @needs_cifar

@@ -34,12 +34,6 @@ class _AdditiveNoise(StochasticLayer):
         config[self.scale_name] = self.scale
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["scale"] = config.pop(cls.scale_name)
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="zoo")
 class GaussianNoise(_AdditiveNoise):

@@ -87,6 +87,13 @@ class _PNIMixin:
         alpha = tf.cast(self.alphas[placement], v.dtype)
         return pni_perturb(v, alpha, self.sample_eta_unit(tf.shape(v), v.dtype))
 
+    # keras' Conv2D/Dense save only kernel and bias (plus quantisation state); save every variable.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
     def _pni_config(self):
         return dict(pni="+".join(self.pni), granularity=self.granularity, alpha_init=self.alpha_init,
                     inference_noise=self.inference_noise, seed=self.seed)
