@@ -264,9 +264,9 @@ def _open(dataset, split, data_dir, shuffle_files, seed):
 
 
 def augment_image(image, seed):
-    """CIFAR augmentation (He et al. 2016 sec. 4.2; PNI sec. 4.1: "random crop with 4-pixel padding and
-    horizontal flip"): zero-pad 4 pixels on each side, crop back to HxW at a random offset, flip left-right
-    with probability 1/2. Stateless: ``seed`` (int shape [2]) fixes the result."""
+    """Standard CIFAR augmentation (He et al. 2016 sec. 4.2, used for training in PNI sec. 4.1): zero-pad 4
+    pixels on each side, crop back to HxW at a random offset (9x9 possible), flip left-right with probability
+    1/2. Stateless: ``seed`` (integer tensor of shape [2]) fixes the result."""
     height, width, channels = image.shape
     seed = tf.cast(seed, tf.int64)
     padded = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
