@@ -11,9 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from zoo.errors import ZooError  # noqa: E402
 from zoo.models import PNI_VARIANTS, Variant, count_params, create, list_models, register  # noqa: E402
 from zoo.export import export, read_metadata  # noqa: E402
-from zoo.noise_control import bpda, inference_noise, randomness, set_inference_noise  # noqa: E402
+from zoo.noise_control import bpda, inference_noise, no_noise, randomness, set_inference_noise  # noqa: E402
 
 __all__ = [
     "PNI_VARIANTS", "Variant", "ZooError", "bpda", "count_params", "create", "export", "inference_noise",
-    "list_models", "randomness", "read_metadata", "register", "set_inference_noise",
+    "list_models", "no_noise", "randomness", "read_metadata", "register", "set_inference_noise",
 ]

@@ -35,6 +35,23 @@ def inference_noise(model, enabled):
 
 
 @contextlib.contextmanager
+def no_noise(model):
+    """Context manager: every noise source off for the block, in training calls too.
+
+    PNI Table 1's ablation "PNI-W + adv. train without PNI in x_adv generation" generates x_adv
+    this way while the model keeps its training-mode batch norm.
+    """
+    layers = [layer for layer in zoo_layers(model) if layer.is_random]
+    for layer in layers:
+        layer.noise_off = True
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.noise_off = False
+
+
+@contextlib.contextmanager
 def bpda(model, enabled=True):
     """Context manager: identity backward through every non-differentiable layer (BPDA) for the block."""
     layers = [layer for layer in zoo_layers(model) if not layer.is_differentiable]

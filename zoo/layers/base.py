@@ -45,10 +45,11 @@ class StochasticLayer(ZooLayer):
         self.inference_noise = bool(inference_noise)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.noise_off = False  # trace-time master switch (training included), see zoo.no_noise
 
     def noise_active(self, training):
         """Noise is drawn in training, and at inference when ``inference_noise`` is on."""
-        return bool(training) or self.inference_noise
+        return not self.noise_off and (bool(training) or self.inference_noise)
 
     def get_config(self):
         config = super().get_config()

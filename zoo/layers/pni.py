@@ -55,6 +55,7 @@ class _PNIMixin:
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.bpda = False
+        self.noise_off = False
         self.alphas = {}
 
     def _alpha_shape(self, tensor_shape):
@@ -75,7 +76,7 @@ class _PNIMixin:
             )
 
     def noise_active(self, training):
-        return bool(training) or self.inference_noise
+        return not self.noise_off and (bool(training) or self.inference_noise)
 
     def sample_eta_unit(self, shape, dtype):
         """Standard-normal draw that eq. (5) scales by sigma; advances the layer's seed generator."""

@@ -1,0 +1,209 @@
+"""One pattern for every training method: a ``keras.Model`` that wraps a zoo model and owns ``train_step``.
+
+``fit`` then brings progress bars, callbacks (BackupAndRestore, TensorBoard) and ``tf.distribute``.
+A method subclasses ``Trainer`` and defines ``objective`` (losses and logits of one mini-batch); ANP,
+which updates the weights k times per mini-batch, overrides ``train_step`` itself.
+
+Optimisation follows the papers' PyTorch code: SGD with momentum (optionally Nesterov) and *coupled*
+L2 weight decay (the gradient of 0.5 * wd * ||w||^2 is added to the loss gradient, as
+``torch.optim.SGD(weight_decay=...)`` does), applied to every trainable variable except PNI's
+alphas (PNI sec. 3.1: "there is no weight decay term on the alpha").
+
+Training phases (adversarial training starting after some clean epochs; ANP's three phases) are a
+Python value per epoch: ``PhaseScheduler`` sets it at the start of an epoch and re-traces the train
+function when it changes, so each phase runs a fixed, unrolled graph.
+"""
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from zoo import adversarial
+from zoo.noise_control import no_noise
+
+TRAINERS = {}
+
+
+def register(name):
+    """Register a Trainer subclass under a method name (``--method`` / ``python -m trainers.<name>``)."""
+
+    def wrap(cls):
+        if cls.__module__ != "__main__":  # `python -m trainers.x` also imports trainers.x itself
+            TRAINERS[name] = cls
+        cls.method = name
+        return cls
+
+    return wrap
+
+
+def replica_scale(loss):
+    """Loss of one replica for a global mean: divided by the number of replicas (tf.distribute)."""
+    return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
+
+
+def xent(labels, logits):
+    """Mean sparse softmax cross-entropy, computed in float32."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)))
+
+
+@contextlib.contextmanager
+def frozen_batch_norm(model):
+    """Batch norm in training mode without moving-statistics updates for the block.
+
+    The official PNI code crafts x_adv on a deep copy of the model in train mode: the attack sees
+    batch statistics, and the real model's running statistics are not touched. Here the moving
+    statistics are read before the block and written back after it.
+    """
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [(v, tf.identity(v)) for layer in bns for v in (layer.moving_mean, layer.moving_variance)]
+    try:
+        yield
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
+
+
+class Trainer(keras.Model):
+    """Plain training; subclasses change ``objective`` (and ``phase_for_epoch``)."""
+
+    method = "vanilla"
+    adversarial = False
+
+    def __init__(self, net, config, **kwargs):
+        super().__init__(name=f"{self.method}_trainer", **kwargs)
+        self.net = net
+        self.config = config
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.clean_acc = keras.metrics.SparseCategoricalAccuracy(name="clean_acc")
+        self.adv_acc = keras.metrics.SparseCategoricalAccuracy(name="adv_acc") if self.adversarial else None
+        self.phase = self.phase_for_epoch(0)
+        self.built = True  # the wrapped net is built; BackupAndRestore needs a built model
+
+    # ----- what a method defines ------------------------------------------------------------
+    @classmethod
+    def model_options(cls, config):
+        """Keyword arguments for ``zoo.create`` (a method can force its variant, e.g. PNI-W)."""
+        return dict(width=config.width, pni=config.pni, pni_granularity=config.pni_granularity,
+                    robustnet=config.robustnet, sigma_init=config.sigma_init, sigma_inner=config.sigma_inner,
+                    anp_layers=config.anp_layers, channel=config.channel)
+
+    def phase_for_epoch(self, epoch):
+        """A hashable Python value; a change re-traces the train step. Default: adversarial after a delay."""
+        return self.adversarial and epoch >= self.config.adv_start_epoch
+
+    def objective(self, x, y):
+        """(loss, clean logits, adversarial logits or None) of one mini-batch, under the caller's tape."""
+        logits = self.net(x, training=True)
+        return xent(y, logits), logits, None
+
+    # ----- shared machinery --------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return [m for m in (self.loss_tracker, self.clean_acc, self.adv_acc) if m is not None]
+
+    def call(self, x, training=False):
+        return self.net(x, training=training)
+
+    def attack_fn(self, noise=True):
+        """The model as the training adversary sees it: training mode (batch statistics), noise on."""
+
+        def model_fn(z):
+            if noise:
+                return self.net(z, training=True)
+            with no_noise(self.net):
+                return self.net(z, training=True)
+
+        return model_fn
+
+    def craft(self, attack, *args, **kwargs):
+        """Run an attack from ``zoo.adversarial`` without touching the real batch-norm statistics.
+
+        The outer training tape stops recording meanwhile: x_adv enters the loss as a constant.
+        """
+        tape = getattr(self, "_active_tape", None)
+        paused = tape.stop_recording() if tape is not None else contextlib.nullcontext()
+        with paused, frozen_batch_norm(self.net):
+            return getattr(adversarial, attack)(*args, **kwargs)
+
+    def pgd(self, x, labels, noise=True):
+        c = self.config
+        return self.craft("pgd_linf", self.attack_fn(noise), x, labels, c.eps, c.step_size, c.steps,
+                          random_start=c.random_start)
+
+    def decayed_variables(self):
+        return [v for v in self.net.trainable_variables if "alpha" not in v.path.split("/")[-1]]
+
+    def l2_penalty(self):
+        if not self.config.weight_decay:
+            return 0.0
+        return 0.5 * self.config.weight_decay * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
+                                                          for v in self.decayed_variables()])
+
+    def apply_update(self, tape, loss, extra_sources=()):
+        """Gradient step on the net's variables for ``loss`` (+ L2); returns gradients of ``extra_sources``."""
+        variables = self.net.trainable_variables
+        grads = tape.gradient(loss, list(variables) + list(extra_sources))
+        self.optimizer.apply_gradients(zip(grads[:len(variables)], variables))
+        return grads[len(variables):]
+
+    def total_loss(self, loss):
+        return self.optimizer.scale_loss(replica_scale(loss + self.l2_penalty()))
+
+    def update_metrics(self, loss, y, clean_logits, adv_logits):
+        self.loss_tracker.update_state(loss)
+        if clean_logits is not None:
+            self.clean_acc.update_state(y, tf.cast(clean_logits, tf.float32))
+        if self.adv_acc is not None and adv_logits is not None:
+            self.adv_acc.update_state(y, tf.cast(adv_logits, tf.float32))
+        return {m.name: m.result() for m in self.metrics}
+
+    @contextlib.contextmanager
+    def recording(self, tape):
+        """Make ``tape`` the one ``craft`` pauses (trace-time state, not tracked by Keras)."""
+        object.__setattr__(self, "_active_tape", tape)
+        try:
+            yield tape
+        finally:
+            object.__setattr__(self, "_active_tape", None)
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape, self.recording(tape):
+            loss, clean_logits, adv_logits = self.objective(x, y)
+            total = self.total_loss(loss)
+        self.apply_update(tape, total)
+        return self.update_metrics(loss, y, clean_logits, adv_logits)
+
+    def test_step(self, data):
+        """Clean evaluation of the model as served (noise as at inference)."""
+        x, y = data
+        logits = self.net(x, training=False)
+        self.loss_tracker.update_state(xent(y, logits))
+        self.clean_acc.update_state(y, tf.cast(logits, tf.float32))
+        return {"loss": self.loss_tracker.result(), "clean_acc": self.clean_acc.result()}
+
+
+class AdversarialTrainer(Trainer):
+    """PGD adversarial training (Madry et al. 2018, "PAT" in ANP): loss on PGD-k examples.
+
+    ``adv_ratio`` r mixes clean and adversarial losses: (1 - r) * L(x) + r * L(x_adv) (r = 1: Madry).
+    Before ``adv_start_epoch`` the model trains on clean data.
+    """
+
+    adversarial = True
+
+    def objective(self, x, y):
+        if not self.phase:
+            return super().objective(x, y)
+        r = self.config.adv_ratio
+        x_adv = self.pgd(x, y)
+        adv_logits = self.net(x_adv, training=True)
+        if r < 1.0:
+            clean_logits = self.net(x, training=True)
+            loss = (1.0 - r) * xent(y, clean_logits) + r * xent(y, adv_logits)
+        else:
+            with self._active_tape.stop_recording():  # for the clean_acc metric only
+                clean_logits = self.net(x, training=False)
+            loss = xent(y, adv_logits)
+        return loss, clean_logits, adv_logits

@@ -1,0 +1,136 @@
+"""The frozen configuration every trainer is built from (flagfile -> absl flags -> TrainConfig).
+
+Library code never reads global flags: ``trainers.run`` turns parsed flags into a ``TrainConfig``,
+``validate`` checks it before any work, and constructors take the config.
+"""
+import dataclasses
+
+from zoo.errors import ZooError
+
+
+@dataclasses.dataclass(frozen=True)
+class AnpPhase:
+    """One ANP training phase (ANP sec. "Experimental Setup"): ``epochs`` epochs with eta, eps, k."""
+
+    eta: float
+    eps: float
+    k: int
+    epochs: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    method: str = "vanilla"
+    # model
+    model: str = "resnet20"
+    width: float = 1.0
+    pni: str = None
+    pni_granularity: str = "layerwise"
+    robustnet: bool = False
+    sigma_init: float = 0.2
+    sigma_inner: float = 0.1
+    anp_layers: int = 0
+    channel: str = None
+    # data
+    dataset: str = "digits"
+    data_dir: str = None
+    train_split: str = "train"
+    eval_split: str = "test"
+    num_train_examples: int = None
+    num_eval_examples: int = None
+    augment: bool = True
+    batch_size: int = 128
+    # optimisation (PyTorch-style SGD: momentum, optional Nesterov, coupled L2 weight decay)
+    epochs: int = 160
+    lr: float = 0.1
+    lr_boundaries: tuple = (80, 120)
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    # adversary used in training
+    eps: float = 8 / 255
+    step_size: float = 2 / 255
+    steps: int = 7
+    random_start: bool = True
+    adv_ratio: float = 1.0
+    adv_start_epoch: int = 0
+    adversarial: bool = False
+    # PNI (eq. 11)
+    w_clean: float = 0.5
+    w_adv: float = 0.5
+    pni_attack_noise: bool = True
+    # ANP (Algorithm 1 and the three-phase schedule)
+    anp_clean_epochs: int = 40
+    anp_phases: tuple = (AnpPhase(1.0, 1.0, 3, 50), AnpPhase(0.3, 0.3, 5, 50))
+    # baselines
+    nat_eps_std: float = 8 / 255
+    eat_holdout: tuple = ()
+    lat_eps: float = 0.1
+    # running
+    seed: int = 0
+    jit_compile: bool = False
+    mixed_precision: bool = False
+    strategy: str = "default"
+    export_dir: str = "exported_models"
+    export_name: str = None
+    run_dir: str = "runs"
+    log_every_epoch: bool = True
+
+    @property
+    def name(self):
+        return self.export_name or f"{self.method}_{self.model}"
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def _require(ok, flag, value, expected):
+    if not ok:
+        raise ZooError(f"--{flag}={value}: expected {expected}")
+
+
+def validate(config, known_models, known_methods):
+    """Check every flag before any work; raise ZooError naming the first bad one."""
+    c = config
+    _require(c.method in known_methods, "method", c.method, "one of " + ", ".join(sorted(known_methods)))
+    _require(c.model in known_models, "model", c.model, "one of " + ", ".join(sorted(known_models)))
+    _require(c.width > 0, "width", c.width, "a multiplier > 0")
+    _require(c.batch_size >= 1, "batch_size", c.batch_size, "an integer >= 1")
+    _require(c.epochs >= 1, "epochs", c.epochs, "an integer >= 1")
+    _require(c.lr > 0, "lr", c.lr, "a learning rate > 0")
+    _require(c.weight_decay >= 0, "weight_decay", c.weight_decay, "a value >= 0")
+    _require(0 <= c.momentum < 1, "momentum", c.momentum, "a value in [0, 1)")
+    _require(list(c.lr_boundaries) == sorted(c.lr_boundaries) and all(b > 0 for b in c.lr_boundaries),
+             "lr_boundaries", ",".join(map(str, c.lr_boundaries)), "increasing positive epochs")
+    _require(c.eps >= 0, "eps", c.eps, "a value >= 0 (pixel scale, e.g. 0.031 for 8/255)")
+    _require(c.step_size > 0, "step_size", c.step_size, "a value > 0")
+    _require(c.steps >= 1, "steps", c.steps, "an integer >= 1 (PGD-k needs k >= 1)")
+    _require(0 <= c.adv_ratio <= 1, "adv_ratio", c.adv_ratio, "a fraction in [0, 1]")
+    _require(c.adv_start_epoch >= 0, "adv_start_epoch", c.adv_start_epoch, "an integer >= 0")
+    _require(c.w_clean >= 0 and c.w_adv >= 0 and c.w_clean + c.w_adv > 0, "w_clean/--w_adv",
+             f"{c.w_clean}/{c.w_adv}", "non-negative weights, not both 0")
+    _require(c.strategy in STRATEGIES, "strategy", c.strategy, "one of " + ", ".join(STRATEGIES))
+    _require(c.sigma_init >= 0 and c.sigma_inner >= 0, "sigma_init/--sigma_inner",
+             f"{c.sigma_init}/{c.sigma_inner}", "values >= 0")
+    _require(c.nat_eps_std > 0, "nat_eps_std", c.nat_eps_std, "a value > 0")
+    _require(c.lat_eps >= 0, "lat_eps", c.lat_eps, "a value >= 0")
+    if c.method == "anp":
+        _require(c.anp_layers >= 1, "anp_layers", c.anp_layers, "an integer >= 1 (the top-m layers with registers)")
+        for i, p in enumerate(c.anp_phases):
+            _require(p.k >= 1, f"anp_k (phase {i + 1})", p.k, "an integer >= 1")
+            _require(p.eps >= 0, f"anp_eps (phase {i + 1})", p.eps, "a value >= 0")
+            _require(0 <= p.eta <= 1, f"anp_eta (phase {i + 1})", p.eta, "a value in [0, 1]")
+            _require(p.epochs >= 1, f"anp_phase_epochs (phase {i + 1})", p.epochs, "an integer >= 1")
+        scheduled = c.anp_clean_epochs + sum(p.epochs for p in c.anp_phases)
+        _require(c.epochs >= scheduled, "epochs", c.epochs,
+                 f">= {scheduled}, the clean epochs plus the ANP phases ({c.anp_clean_epochs} + "
+                 f"{' + '.join(str(p.epochs) for p in c.anp_phases)})")
+    if c.method == "eat":
+        _require(len(c.eat_holdout) >= 1, "eat_holdout", "", "at least one SavedModel directory")
+    if c.num_train_examples is not None:
+        _require(c.num_train_examples >= 1, "num_train_examples", c.num_train_examples, "an integer >= 1")
+    return config

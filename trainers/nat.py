@@ -1,0 +1,35 @@
+"""NAT, "new adversarial training" (Kurakin, Goodfellow & Bengio 2017; an ANP baseline).
+
+Step-LL examples whose eps is drawn per example from a normal distribution N(0, nat_eps_std^2)
+(8/255) truncated to [0, 2 * nat_eps_std] = [0, 16/255] (absolute value of a two-sigma truncated
+normal), trained 1:1 with the clean examples: 0.5 * L(x) + 0.5 * L(x_adv).
+"""
+import tensorflow as tf
+
+from trainers.base import Trainer, register, xent
+
+
+@register("nat")
+class NATTrainer(Trainer):
+
+    adversarial = True
+
+    def phase_for_epoch(self, epoch):
+        return epoch >= self.config.adv_start_epoch
+
+    def sample_eps(self, batch):
+        eps = tf.abs(tf.random.truncated_normal([batch, 1, 1, 1], stddev=self.config.nat_eps_std))
+        return eps  # truncated_normal drops draws beyond 2 std: eps in [0, 2 * std]
+
+    def objective(self, x, y):
+        clean_logits = self.net(x, training=True)
+        if not self.phase:
+            return xent(y, clean_logits), clean_logits, None
+        x_adv = self.craft("step_ll", self.attack_fn(), x, self.sample_eps(tf.shape(x)[0]))
+        adv_logits = self.net(x_adv, training=True)
+        return 0.5 * xent(y, clean_logits) + 0.5 * xent(y, adv_logits), clean_logits, adv_logits
+
+
+if __name__ == "__main__":
+    from trainers.run import cli
+    cli("nat")
