@@ -76,7 +76,7 @@ class ANPTrainer(Trainer):
     def train_step(self, data):
         if self.phase is None:
             return super().train_step(data)
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         history, final = self.inner_steps(x, y)
         for metric, r_m in zip(self.noise_norms, final):
             metric.update_state(tf.reduce_mean(tf.sqrt(tf.reduce_sum(

@@ -168,7 +168,7 @@ class Trainer(keras.Model):
             object.__setattr__(self, "_active_tape", None)
 
     def train_step(self, data):
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape, self.recording(tape):
             loss, clean_logits, adv_logits = self.objective(x, y)
             total = self.total_loss(loss)
@@ -177,7 +177,7 @@ class Trainer(keras.Model):
 
     def test_step(self, data):
         """Clean evaluation of the model as served (noise as at inference)."""
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         logits = self.net(x, training=False)
         self.loss_tracker.update_state(xent(y, logits))
         self.clean_acc.update_state(y, tf.cast(logits, tf.float32))

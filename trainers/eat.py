@@ -1,13 +1,15 @@
 """EAT, ensemble adversarial training (Tramer et al. 2018; an ANP baseline).
 
+ANP's implementation details: "settings for EAT are the same for NAT except for the target models".
 For each mini-batch the source of the adversarial examples is drawn uniformly from the model being
 trained and the static, pre-trained hold-out models (SavedModels given by ``--eat_holdout``, called
-through their ``serve_deterministic`` signature); Step-LL examples with ``eps`` (8/255) from that
-source are trained 1:1 with the clean ones.
+through their ``serve_deterministic`` signature); Step-LL examples from that source, with NAT's
+per-example eps ~ |N(0, 8/255)| truncated to [0, 16/255], are trained 1:1 with the clean ones.
 """
 import tensorflow as tf
 
-from trainers.base import Trainer, register, xent
+from trainers.base import register, xent
+from trainers.nat import NATTrainer
 from zoo import adversarial
 from zoo.errors import ZooError
 
@@ -25,22 +27,17 @@ def load_holdout(path):
 
 
 @register("eat")
-class EATTrainer(Trainer):
-
-    adversarial = True
+class EATTrainer(NATTrainer):
 
     def __init__(self, net, config, **kwargs):
         super().__init__(net, config, **kwargs)
         object.__setattr__(self, "holdouts", tuple(load_holdout(p) for p in config.eat_holdout))
 
-    def phase_for_epoch(self, epoch):
-        return epoch >= self.config.adv_start_epoch
-
     def objective(self, x, y):
         clean_logits = self.net(x, training=True)
         if not self.phase:
             return xent(y, clean_logits), clean_logits, None
-        eps = self.config.eps
+        eps = self.sample_eps(tf.shape(x)[0])
         sources = [self.attack_fn()] + list(self.holdouts)
         branches = [lambda fn=fn: adversarial.step_ll(fn, x, eps) for fn in sources]
         pick = tf.random.uniform([], 0, len(branches), dtype=tf.int32)

@@ -6,6 +6,7 @@ layers) is stored, averaged over the batch; the next mini-batch adds r = lat_eps
 (eps 0.1) at those layers. Deviation: the batch-mean gradient is stored so that batches of any size
 can reuse it (LAT uses the previous batch's per-example gradients).
 """
+import keras
 import tensorflow as tf
 
 from trainers.base import Trainer, register, xent
@@ -29,7 +30,7 @@ class LATTrainer(Trainer):
                          for r in self.registers]
 
     def train_step(self, data):
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(x)[0]
         noise = [tf.broadcast_to(self.config.lat_eps * tf.sign(g), tf.concat([[batch], tf.shape(g)[1:]], 0))
                  for g in self.previous]

@@ -15,7 +15,8 @@ import time
 
 from absl import flags
 
-from trainers import TRAINERS
+from trainers import anp, eat, lat, nat, pgd, pni, robustnet, vanilla  # noqa: F401  (registration)
+from trainers.base import TRAINERS
 from trainers.callbacks import AlphaLogger, NonFiniteGuard, PhaseScheduler, TrainingDiverged, alpha_values
 from trainers.config import STRATEGIES, AnpPhase, TrainConfig, validate
 from zoo.errors import ZooError
