@@ -171,7 +171,7 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
         phases,
         keras.callbacks.LearningRateScheduler(lambda epoch: lr_at(config, epoch)),
         NonFiniteGuard(),
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), double_checkpoint=True),
         AlphaLogger(net, run_dir),
         *extra_callbacks,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),

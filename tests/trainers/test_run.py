@@ -1,0 +1,148 @@
+"""Running for real: resume after a kill, stop on NaN without exporting, flag errors, tf.distribute."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tests.trainers.conftest import tiny_config
+from trainers import run
+from trainers.callbacks import TrainingDiverged
+from trainers.config import validate
+from trainers.base import TRAINERS
+import zoo
+from zoo.errors import ZooError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _cli(method, *flags, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", f"trainers.{method}", *flags], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_killed_run_resumes_at_the_last_finished_epoch(tmp_path):
+    flags = ["--model=resnet20", "--width=0.25", "--dataset=digits", "--epochs=5", "--batch_size=16",
+             "--noaugment", "--lr=0.05", "--lr_boundaries=4", f"--run_dir={tmp_path}/runs",
+             f"--export_dir={tmp_path}/export", "--export_name=resume", "--verbose=2"]
+    meta = tmp_path / "runs" / "resume" / "backup" / "training_metadata.json"
+    first = _cli("vanilla", *flags)
+    deadline = time.time() + 300
+    while time.time() < deadline and first.poll() is None:
+        if meta.exists() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
+            break
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    finished = json.loads(meta.read_text())["epoch"]
+    assert 2 <= finished < 5, "the first run should be killed mid-training"
+    assert not (tmp_path / "export" / "resume").exists()  # killed: nothing exported
+
+    second = _cli("vanilla", *flags)
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err[-2000:]
+    epochs = [line.split()[1] for line in out.splitlines() if line.startswith("Epoch ")]
+    assert epochs[0] == f"{finished + 1}/5" and epochs[-1] == "5/5"
+    assert (tmp_path / "export" / "resume" / "1" / "saved_model.pb").exists()
+    assert not meta.exists()  # a finished run removes its backup
+
+
+class _PoisonAtEpoch(keras.callbacks.Callback):
+    def __init__(self, net, epoch):
+        super().__init__()
+        self.net, self.epoch = net, epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            kernel = self.net.get_layer("fc").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_nan_loss_stops_keeps_the_last_good_checkpoint_and_exports_nothing(tmp_path, monkeypatch):
+    config = tiny_config("vanilla", epochs=3, num_train_examples=64, run_dir=str(tmp_path / "runs"),
+                         export_dir=str(tmp_path / "export"), export_name="nan")
+    built = {}
+    original_build = run.build
+
+    def build_and_poison(cfg, strategy=None):
+        trainer, net, train_ds, eval_ds = original_build(cfg, strategy)
+        built["net"] = net
+        return trainer, net, train_ds, eval_ds
+
+    monkeypatch.setattr(run, "build", build_and_poison)
+
+    class LatePoison(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            _PoisonAtEpoch(built["net"], 1).on_epoch_begin(epoch)
+
+    with pytest.raises(TrainingDiverged, match="loss is nan at epoch 2, batch 1"):
+        run.train(config, verbose=0, extra_callbacks=[LatePoison()])
+    backup = tmp_path / "runs" / "nan" / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(model="resnet21"), "--model=resnet21: expected one of alexnet"),
+    (dict(eps=-0.1), "--eps=-0.1: expected a value >= 0"),
+    (dict(steps=0), "--steps=0: expected an integer >= 1"),
+    (dict(method="anp", epochs=10, anp_clean_epochs=40), "--epochs=10: expected >= 140, the clean epochs plus"),
+    (dict(strategy="tpu"), "--strategy=tpu: expected one of default, mirrored, multi_worker"),
+    (dict(method="eat"), "--eat_holdout=: expected at least one SavedModel directory"),
+])
+def test_wrong_flags_fail_before_any_work(overrides, message):
+    config = tiny_config(overrides.pop("method", "pgd"), anp_layers=2, **overrides)
+    with pytest.raises(ZooError) as err:
+        validate(config, zoo.list_models(), TRAINERS)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_usage_errors_exit_2_with_one_line(tmp_path):
+    bad = _cli("pni", "--model=resnet21", f"--run_dir={tmp_path}")
+    out, err = bad.communicate(timeout=120)
+    assert bad.returncode == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: --model=resnet21: expected one of") and not (tmp_path / "resnet21").exists()
+    unknown = _cli("anp", "--bogus_flag=1")
+    out, err = unknown.communicate(timeout=120)
+    assert unknown.returncode == 2 and "bogus_flag" in err.splitlines()[-1]
+
+
+def test_mirrored_strategy_gives_the_same_first_step_loss_as_default(tmp_path):
+    """Two logical CPU devices; a BN-free LeNet so that per-replica batch statistics play no role."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {ROOT!r})
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from tests.trainers.conftest import tiny_config
+        from trainers import run
+        from zoo import data
+        x, y = data.as_numpy("digits", "train", 64)
+        out = {{}}
+        for name in ("default", "mirrored"):
+            config = tiny_config("vanilla", model="lenet5", width=1.0, strategy=name, batch_size=64)
+            strategy = run.make_strategy(name)
+            trainer, net, _, _ = run.build(config, strategy)
+            ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+            logs = trainer.fit(ds, epochs=1, verbose=0).history
+            out[name] = {{"loss": logs["loss"][0], "replicas": strategy.num_replicas_in_sync,
+                          "kernel": float(tf.reduce_sum(net.get_layer("fc").kernel))}}
+        print(json.dumps(out))
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
+    assert out["mirrored"]["loss"] == pytest.approx(out["default"]["loss"], rel=1e-5)
+    assert out["mirrored"]["kernel"] == pytest.approx(out["default"]["kernel"], rel=1e-4)  # same update
