@@ -61,15 +61,31 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--methods", default="vanilla,pgd,pni,anp")
     parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--inter_op", type=int, default=0, help="TF inter-op threads (0: TF's default)")
+    parser.add_argument("--torch_python", default=None,
+                        help="a Python with torch: also run bench/torch_pni_step.py (the PyTorch peer) in this run")
     args = parser.parse_args()
     jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
     import tensorflow as tf
+    if args.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
     results = []
     for method in args.methods.split(","):
         for jit in jits:
             results.append(measure(method, jit, args.steps))
             print(json.dumps(results[-1]), flush=True)
-    print(json.dumps({"benchmark": "train_step", "model": "resnet20", "batch": BATCH, "tensorflow": tf.__version__,
+    peer = None
+    if args.torch_python:
+        import subprocess
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_pni_step.py")
+        out = subprocess.run([args.torch_python, script, "--steps", str(args.steps)], capture_output=True, text=True,
+                             check=True).stdout
+        peer = json.loads(out.strip().splitlines()[-1])
+        print(json.dumps(peer), flush=True)
+        pni = max((r["images_per_s"] for r in results if r["method"] == "pni"), default=None)
+        if pni:
+            peer["pni_speedup_vs_peer"] = round(pni / peer["images_per_s"], 2)
+    print(json.dumps({"benchmark": "train_step", "pytorch_peer": peer, "model": "resnet20", "batch": BATCH, "tensorflow": tf.__version__,
                       "cpus": os.cpu_count(), "machine": platform.machine(), "results": results}, indent=1))
 
 

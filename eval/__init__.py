@@ -1,0 +1,9 @@
+"""Eval suite: attacks and robustness measurements of served models (``python -m eval``).
+
+Reads SavedModels (or ``.keras`` files), never trainer internals. Attacks are functions of
+(model_fn, x, y, params) in ``eval.attacks``; metrics are functions returning plain dicts in
+``eval.metrics``; ``eval.report`` turns them into report.json, report.md and PNG plots.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

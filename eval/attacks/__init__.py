@@ -1,0 +1,11 @@
+"""Attacks by name: ``run_attack("pgd", model_fn, x, y, nb_iter=20) -> x_adv``.
+
+``ATTACKS`` maps each name to an ``AttackSpec`` (defaults from the paper section in ``spec.paper``).
+CleverHans 4.0.0 provides fgsm, bim, pgd, pgd_l2, mifgsm, cw_l2 and spsa (``cleverhans_attacks``);
+``own`` adds step_ll, pgd_fast, partial_adaptive and transfer, plus ``majority_vote`` (a defense).
+"""
+from eval.attacks import cleverhans_attacks, own  # noqa: F401  (registration)
+from eval.attacks.own import majority_vote
+from eval.attacks.registry import ATTACKS, AttackSpec, get, list_attacks, register, run_attack
+
+__all__ = ["ATTACKS", "AttackSpec", "get", "list_attacks", "majority_vote", "register", "run_attack"]

@@ -1,0 +1,133 @@
+"""Attack registry: a flag value (``--attack=pgd``) maps to one ``AttackSpec`` in ``ATTACKS``.
+
+An attack is ``fn(model_fn, x, y, params) -> x_adv``: ``model_fn(x) -> logits`` (EOT and BPDA are
+the caller's business, applied through ``model_fn``; see ``eval.model.ServedModel.model_fn``),
+``x`` float32 images [N,H,W,C] in [0,1] (pixel space is the contract, PNI sec. 4.1), ``y`` integer
+labels [N], ``params`` the spec's defaults merged with the caller's overrides. It returns a float32
+``tf.Tensor`` in [0,1] within the attack's budget: ``params["eps"]`` in the spec's ``norm`` when the
+spec has an ``eps`` (C&W L2 minimises distortion instead and has no budget).
+
+``run_attack`` is the one entry point: it merges, validates (one-line ``ZooError`` for an unknown
+attack or parameter, a negative size, a step larger than the budget, images outside [0,1]) and calls.
+"""
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import ZooError, choice_error
+
+NORMS = ("linf", "l2", None)
+KINDS = ("whitebox", "blackbox", "transfer")
+
+# Parameters that are sizes or counts: a negative value is a usage error.
+_NON_NEGATIVE = ("eps", "eps_iter", "nb_iter", "rand_minmax", "decay_factor", "initial_const", "learning_rate",
+                 "binary_search_steps", "max_iterations", "confidence", "batch_size", "spsa_samples",
+                 "spsa_iters", "delta", "n", "b")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One registered attack: ``fn(model_fn, x, y, params)`` with its paper ``defaults``.
+
+    ``norm`` is the norm its budget ``eps`` is measured in ('linf', 'l2' or None), ``kind`` is
+    'whitebox' (uses gradients), 'blackbox' (queries logits only) or 'transfer' (crafted on another
+    model), ``paper`` names the paper section the defaults come from.
+    """
+
+    name: str
+    fn: object
+    defaults: dict = field(default_factory=dict)
+    norm: object = None
+    kind: str = "whitebox"
+    paper: str = ""
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"attack {self.name} norm={self.norm!r}: expected one of linf, l2, None")
+        if self.kind not in KINDS:
+            raise ValueError(f"attack {self.name} kind={self.kind!r}: expected one of {', '.join(KINDS)}")
+
+    @property
+    def bounded(self):
+        """True when the attack keeps ||x_adv - x||_norm <= params['eps']."""
+        return self.norm is not None and "eps" in self.defaults
+
+
+ATTACKS = {}
+
+
+def register(spec):
+    """Add ``spec`` to ``ATTACKS`` under ``spec.name`` (a name is registered once); returns it."""
+    if spec.name in ATTACKS:
+        raise ValueError(f"attack {spec.name!r} registered twice")
+    ATTACKS[spec.name] = spec
+    return spec
+
+
+def list_attacks():
+    """Names accepted by ``get`` / ``run_attack``, sorted."""
+    return sorted(ATTACKS)
+
+
+def get(name):
+    """The ``AttackSpec`` registered as ``name``; one-line ZooError listing the attacks otherwise."""
+    if name not in ATTACKS:
+        raise choice_error("attack", name, ATTACKS)
+    return ATTACKS[name]
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def validate_params(spec, overrides):
+    """Defaults merged with ``overrides``; one-line ZooError for an unknown name or a bad value."""
+    for key in overrides:
+        if key not in spec.defaults:
+            raise choice_error(f"parameter of attack {spec.name}:", key, spec.defaults)
+    params = {**spec.defaults, **overrides}
+    for key, value in params.items():
+        default = spec.defaults[key]
+        if _is_number(default) and not _is_number(value):
+            raise ZooError(f"attack {spec.name} {key}={value!r}: expected a number")
+        if isinstance(default, bool) and not isinstance(value, (bool, np.bool_)):
+            raise ZooError(f"attack {spec.name} {key}={value!r}: expected True or False")
+        if key in _NON_NEGATIVE and _is_number(value) and value < 0:
+            raise ZooError(f"attack {spec.name} {key}={value}: expected a value >= 0")
+    eps, eps_iter = params.get("eps"), params.get("eps_iter")
+    if _is_number(eps) and _is_number(eps_iter) and eps > 0 and eps_iter > eps:
+        raise ZooError(f"attack {spec.name} eps_iter={eps_iter}: expected a step <= eps={eps}")
+    return params
+
+
+def _check_inputs(name, x, y, model_fn):
+    from eval.model import check_images  # one place states the image contract
+    try:
+        x_np = check_images(np.asarray(x))
+    except ZooError as err:
+        raise ZooError(f"attack {name}: {err}") from None
+    x_tf = tf.convert_to_tensor(x_np, tf.float32)
+    if y is None:  # no labels: the model's own predictions (CleverHans' label-leak-free default)
+        return x_tf, tf.argmax(model_fn(x_tf), axis=-1, output_type=tf.int32)
+    y_np = np.asarray(y)
+    if y_np.shape != (len(x_np),) or not np.issubdtype(y_np.dtype, np.integer):
+        raise ZooError(f"attack {name}: labels of shape {y_np.shape} and dtype {y_np.dtype}: "
+                       f"expected [{len(x_np)}] integer class ids, one per image")
+    return x_tf, tf.convert_to_tensor(y_np, tf.int32)
+
+
+def run_attack(name, model_fn, x, y, **overrides):
+    """x_adv (float32 tf.Tensor in [0,1]) from attack ``name`` with its defaults and ``overrides``.
+
+    ``eps=0`` on a bounded attack returns ``x`` itself (an eps sweep may start at 0; CleverHans
+    would reject its default step being larger than the budget).
+    """
+    spec = get(name)
+    params = validate_params(spec, overrides)
+    x, y = _check_inputs(name, x, y, model_fn)
+    if spec.bounded and params["eps"] == 0:
+        return tf.identity(x)
+    x_adv = spec.fn(model_fn, x, y, params)
+    return tf.convert_to_tensor(x_adv, tf.float32)

@@ -1,0 +1,153 @@
+"""``python -m eval``: attack served models and write report.json, report.md and PNG plots.
+
+    python -m eval --model=exported_models/pni_w_resnet20_cifar10/1 [--model=...] \
+        --dataset=cifar10 --split=test --num_examples=500 \
+        --suite=whitebox,blackbox,transfer,obfuscation,channels --report_dir=reports/pni
+
+The model's metadata says whether it is random (then EOT and mean±std over trials are applied) and
+whether it has non-differentiable parts (then BPDA); ``--eot``, ``--trials``, ``--bpda`` override.
+Usage errors print one line and exit with status 2.
+"""
+import datetime
+import os
+import sys
+import time
+
+from absl import flags
+
+from zoo.errors import ZooError
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    if "suite" in FLAGS:
+        return
+    flags.DEFINE_multi_string("model", [], "SavedModel version directory or .keras file (repeatable)")
+    flags.DEFINE_string("dataset", "cifar10", "digits | cifar10 | svhn_cropped | mnist | TFDS prepared-dataset dir")
+    flags.DEFINE_string("data_dir", None, "TFDS data_dir for named datasets")
+    flags.DEFINE_string("split", "test", "split to evaluate on")
+    flags.DEFINE_integer("num_examples", 500, "number of examples (the first N of the split)")
+    flags.DEFINE_list("suite", ["whitebox"], "suites: whitebox, blackbox, transfer, obfuscation, channels")
+    flags.DEFINE_string("report_dir", None, "where report.json/.md and plots go (default reports/<time>)")
+    flags.DEFINE_integer("trials", None, "repetitions (default: 5 for random models, 1 otherwise)")
+    flags.DEFINE_integer("eot", None, "EOT samples per gradient (default: 8 for random models, 1 otherwise)")
+    flags.DEFINE_enum("bpda", "auto", ["auto", "on", "off"], "BPDA through non-differentiable channels")
+    flags.DEFINE_list("attacks", ["fgsm", "pgd", "bim", "mifgsm", "step_ll", "pgd_l2", "cw_l2"],
+                      "white-box attacks of the whitebox suite")
+    flags.DEFINE_float("eps", 8 / 255, "L-inf budget (pixel scale)")
+    flags.DEFINE_float("step_size", 2 / 255, "PGD step size")
+    flags.DEFINE_list("steps", ["7", "20"], "PGD step counts of the whitebox table")
+    flags.DEFINE_list("steps_list", ["1", "7", "20", "40", "100"], "PGD steps of the accuracy-vs-steps curve")
+    flags.DEFINE_list("eps_list", ["0", "2", "4", "8", "12", "16"], "eps values (x/255) of the accuracy-vs-eps curve")
+    flags.DEFINE_integer("cw_iterations", 10, "C&W gradient steps per binary-search step (PNI sec. 4.1: 10)")
+    flags.DEFINE_bool("majority_vote", False, "also report the majority vote over --votes passes (Study D.4)")
+    flags.DEFINE_integer("votes", 9, "stochastic passes for the majority vote")
+    flags.DEFINE_integer("batch_size", 128, "attack batch size")
+    flags.DEFINE_integer("seed", 0, "random seed")
+
+
+def _ints(flag, values):
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated integers") from None
+
+
+def config_from_flags():
+    from eval.attacks import list_attacks
+    from eval.suites import SUITES, EvalConfig
+
+    if not FLAGS.model:
+        raise ZooError("--model is required: a SavedModel version directory (exported_models/<name>/<version>) "
+                       "or a .keras file")
+    for s in FLAGS.suite:
+        if s not in SUITES:
+            raise ZooError(f"--suite={s}: expected one of {', '.join(sorted(SUITES))}")
+    for a in FLAGS.attacks:
+        if a not in list_attacks():
+            raise ZooError(f"--attacks={a}: unknown attack; expected one of {', '.join(list_attacks())}")
+    if FLAGS.eps < 0:
+        raise ZooError(f"--eps={FLAGS.eps}: expected a value >= 0 (pixel scale, 8/255 = 0.0314)")
+    if FLAGS.num_examples < 1:
+        raise ZooError(f"--num_examples={FLAGS.num_examples}: expected an integer >= 1")
+    try:
+        eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
+    except ValueError:
+        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
+    report_dir = FLAGS.report_dir or os.path.join("reports", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return EvalConfig(models=tuple(FLAGS.model), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
+                      num_examples=FLAGS.num_examples, suites=tuple(FLAGS.suite), report_dir=report_dir,
+                      trials=FLAGS.trials, eot=FLAGS.eot, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
+                      seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
+                      steps=_ints("steps", FLAGS.steps), eps_list=eps_list,
+                      steps_list=_ints("steps_list", FLAGS.steps_list), attacks=tuple(FLAGS.attacks),
+                      majority_vote=FLAGS.majority_vote, votes=FLAGS.votes, cw_iterations=FLAGS.cw_iterations)
+
+
+def run(config, verbose=True):
+    """Run the configured suites; returns (report dict, written paths)."""
+    from tqdm import tqdm
+
+    from eval import model as model_lib
+    from eval.report import Report
+    from eval.suites import SUITES, Context
+    from zoo import data
+
+    models = [model_lib.load(path) for path in config.models]
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):  # two versions of one export: keep them apart in the report
+        for m, path in zip(models, config.models):
+            m.name = f"{m.name}@{os.path.basename(os.path.normpath(path))}"
+    x, y = data.as_numpy(config.dataset, config.split, config.num_examples, data_dir=config.data_dir)
+    x = model_lib.check_images(x)
+    for m in models:
+        if tuple(m.input_shape) != tuple(x.shape[1:]):
+            raise ZooError(f"--model={m.path} takes images of shape {tuple(m.input_shape)} but --dataset="
+                           f"{config.dataset} has {tuple(x.shape[1:])}")
+    meta = {"command": " ".join(sys.argv), "models": {m.name: {"path": m.path, "is_random": m.is_random,
+                                                                "is_differentiable": m.is_differentiable,
+                                                                "architecture": m.metadata.get("architecture"),
+                                                                "variant": m.metadata.get("variant")}
+                                                      for m in models},
+            "dataset": config.dataset, "split": config.split, "num_examples": int(len(x)), "seed": config.seed,
+            "suites": list(config.suites), "started_at": datetime.datetime.now().isoformat(timespec="seconds")}
+    report = Report(meta)
+    bar = tqdm(total=0, bar_format="{desc}", disable=not verbose, file=sys.stderr)
+    ctx = Context(config, models, x, y, report, progress=lambda text: bar.set_description_str(f"[eval] {text}"))
+    start = time.time()
+    for name in tqdm(config.suites, desc="suites", disable=not verbose, file=sys.stderr):
+        SUITES[name](ctx)
+    bar.close()
+    report.meta["seconds"] = round(time.time() - start, 1)
+    paths = report.write(config.report_dir)
+    return report.to_dict(), paths
+
+
+def print_table(report):
+    from eval.report import format_accuracy
+    print(f"{'model':32s} {'attack':18s} {'accuracy':34s} eot bpda")
+    for r in report["results"]:
+        attack = r["attack"] + (f"-{r['params']['nb_iter']}" if "nb_iter" in r["params"] else "")
+        attack += f" [{r['defense']}]" if r.get("defense") else ""
+        print(f"{r['model'][:32]:32s} {attack[:18]:18s} {format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "
+              f"{r['eot']:3d} {'yes' if r['bpda'] else 'no'}")
+    for check in report.get("checks", []):
+        print(f"{'PASS' if check['passed'] else 'FAIL'} {check['model']}: {check['name']}")
+
+
+def main():
+    define_flags()
+    try:
+        FLAGS(sys.argv)
+    except flags.Error as err:
+        print(f"error: {err}".splitlines()[0], file=sys.stderr)
+        sys.exit(2)
+    try:
+        config = config_from_flags()
+        report, paths = run(config)
+    except ZooError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print_table(report)
+    print(f"report: {paths['json']} {paths['markdown']} ({len(paths['plots'])} plots)")

@@ -1,0 +1,1 @@
+"""Metrics: functions of (model, data, params) that return plain dicts for ``eval.report``."""
