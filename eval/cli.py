@@ -119,7 +119,7 @@ def run(config, verbose=True):
     for name in tqdm(config.suites, desc="suites", disable=not verbose, file=sys.stderr):
         SUITES[name](ctx)
     bar.close()
-    report.meta["seconds"] = round(time.time() - start, 1)
+    report.update_meta(seconds=round(time.time() - start, 1))
     paths = report.write(config.report_dir)
     return report.to_dict(), paths
 

@@ -84,8 +84,12 @@ class ServedModel:
         def fn(x):
             x = tf.convert_to_tensor(x, tf.float32)
             if eot == 1:
-                return self._call(x, mode)
-            return tf.add_n([self._call(x, mode) for _ in range(eot)]) / float(eot)
+                logits = self._call(x, mode)
+            else:
+                logits = tf.add_n([self._call(x, mode) for _ in range(eot)]) / float(eot)
+            # A masked gradient (rounding, no BPDA) reaches attacks as zeros, not as None: the attack
+            # then honestly gets nowhere, which is what the obfuscation checks are there to expose.
+            return logits + 0.0 * tf.reduce_sum(x)
 
         return fn
 

@@ -332,6 +332,10 @@ class Report:
                       "results": [], "curves": [], "matrices": [], "checks": [], "histograms": [],
                       "image_grids": []}
 
+    def update_meta(self, **items):
+        """Add or replace meta entries (e.g. the total time, known only at the end)."""
+        self._data["meta"].update(_jsonable(dict(items), "meta"))
+
     # -- adding ---------------------------------------------------------------------------------
 
     def add_result(self, **row):

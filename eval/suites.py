@@ -88,8 +88,9 @@ def _short(params):
 
 
 def pgd_params(config, steps, eps=None):
+    """PGD-k at ``eps`` with the configured step, never larger than eps itself."""
     eps = config.eps if eps is None else eps
-    return {"eps": eps, "eps_iter": config.step_size, "nb_iter": int(steps)}
+    return {"eps": eps, "eps_iter": min(config.step_size, eps), "nb_iter": int(steps)}
 
 
 ATTACK_PARAMS = {

@@ -151,7 +151,8 @@ def accuracy(net, dataset, noise):
     import zoo
     correct = total = 0
     with zoo.inference_noise(net, noise):
-        predict = tf.function(lambda x: tf.argmax(net(x, training=False), axis=-1, output_type=tf.int32))
+        predict = tf.function(lambda x: tf.argmax(net(x, training=False), axis=-1, output_type=tf.int32),
+                              reduce_retracing=True)
         for x, y in dataset:
             correct += int(tf.reduce_sum(tf.cast(predict(x) == tf.cast(y, tf.int32), tf.int32)))
             total += int(x.shape[0])

@@ -12,9 +12,10 @@ need repairs, made here without touching the installed package:
   any given ``y`` as a *target* (``self.targeted = y is not None``, ignoring ``targeted=False``);
   its trade-off constant ``const`` has the image's shape [N,H,W,C] while every mask is [N], so the
   binary search broadcasts against the channel axis (error for C=3, silently wrong for C=1); a
-  Keras 3 optimizer refuses a second ``modifier`` variable, so a second batch fails; and with
-  ``batch_size < len(x)`` the full ``y`` meets a batch-sized ``x`` ("x and y do not have the same shape"). ``_CarliniWagnerL2``
-  below keeps CleverHans' loss, tanh change of variables, Adam step and binary search and fixes those.
+  Keras 3 optimizer refuses a second ``modifier`` variable ("Unknown variable"), so a second batch
+  fails; and with ``batch_size < len(x)`` the full ``y`` meets a batch-sized ``x`` ("x and y do not
+  have the same shape"). ``_CarliniWagnerL2`` below keeps CleverHans' loss, tanh change of
+  variables, Adam step and binary search, and fixes those.
 * ``spsa`` crashes building ``SPSAAdam`` (``tf.optimizers.Adam(lr=...)``: Keras 3 has no ``lr``)
   and accepts one image at a time (a tf.Tensor with static batch 1). ``_SPSAAdam`` reuses
   SPSAAdam's own methods on a plain object, and the wrapper loops over the examples.

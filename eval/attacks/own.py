@@ -122,7 +122,8 @@ for _spec in (
     AttackSpec("step_ll", step_ll, dict(eps=EPS), "linf", "whitebox",
                "Kurakin et al. 2017 (Adversarial ML at Scale), Step-LL: eps=8/255"),
     AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, jit_compile=False),
-               "linf", "whitebox", "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf compiled"),
+               "linf", "whitebox",
+               "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf in a cached tf.function"),
     AttackSpec("partial_adaptive", partial_adaptive,
                dict(eps=EPS, eps_iter=STEP, nb_iter=20, rand_init=True, n=8, b=0.03, seed=None), "linf", "whitebox",
                "Perturbation study sec. 3.4 and App. D.5: PGD-20 eps=8/255 step 2/255 through an assumed "
