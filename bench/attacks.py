@@ -35,7 +35,8 @@ def main():
 
     net = zoo.create("resnet20", num_classes=10, input_shape=(32, 32, 3))
     path = zoo.export(net, tempfile.mkdtemp(), name="bench_resnet20")
-    served = tf.saved_model.load(path).signatures["serve_deterministic"]
+    loaded = tf.saved_model.load(path)  # keep the object alive: its signatures reference its variables
+    served = loaded.signatures["serve_deterministic"]
     model_fn = lambda x: served(images=x)["logits"]  # noqa: E731
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(size=(args.batch, 32, 32, 3)).astype("float32"))

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import zoo
 from zoo.errors import ZooError
 from zoo.layers import ColorDepth, FFTCompress, SVDCompress, low_frequency_mask, make_channel
 

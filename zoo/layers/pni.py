@@ -16,8 +16,7 @@ sigma stays the std of the whole tensor as in eq. (6); only alpha's shape change
 import keras
 import tensorflow as tf
 
-from zoo.errors import ZooError, choice_error
-from zoo.layers.base import StochasticLayer
+from zoo.errors import choice_error
 
 PLACEMENTS = ("w", "a_out", "a_in")
 GRANULARITIES = ("layerwise", "channelwise", "elementwise")
