@@ -75,6 +75,21 @@ class ServedModel:
         signature = self._signatures.get(mode) or self._signatures["served"]
         return signature(**{self._input_key: x})["logits"]
 
+    def keras_model(self):
+        """The Keras model (from ``assets.extra/model.keras`` of a zoo export), for hidden-layer metrics."""
+        if hasattr(self, "_keras"):
+            return self._keras
+        import keras
+
+        import zoo  # noqa: F401  (registers the zoo layers)
+        from zoo.export import KERAS_FILE
+        path = os.path.join(self.path, KERAS_FILE)
+        if not os.path.isfile(path):
+            raise ZooError(f"--model={self.path}: hidden-layer metrics need {KERAS_FILE} (exports of this project "
+                           "have it; re-export older models with zoo.export)")
+        self._keras_copy = getattr(self, "_keras_copy", None) or keras.models.load_model(path)
+        return self._keras_copy
+
     def model_fn(self, mode="served", eot=1):
         """``x -> logits`` in the given mode, averaged over ``eot`` stochastic passes."""
         if mode not in MODES:

@@ -125,8 +125,7 @@ def build(config, strategy=None):
     from zoo import data
 
     keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
     info = data.info(config.dataset, data_dir=config.data_dir)
     common = dict(batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed)
     train_ds = data.load(config.dataset, config.train_split, augment=config.augment,

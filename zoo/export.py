@@ -26,6 +26,7 @@ from zoo.errors import ZooError
 from zoo.noise_control import bpda, inference_noise, randomness
 
 METADATA_FILE = os.path.join("assets.extra", "zoo_metadata.json")
+KERAS_FILE = os.path.join("assets.extra", "model.keras")
 SIGNATURES = ("serving_default", "serve_deterministic", "serve_bpda")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -100,6 +101,7 @@ def export(model, export_dir="exported_models", name=None, version=None, metadat
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
         with open(os.path.join(tmp, METADATA_FILE), "w") as f:
             json.dump(_jsonable(info), f, indent=2, sort_keys=True)
+        model.save(os.path.join(tmp, KERAS_FILE))
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -146,3 +146,16 @@ def test_mirrored_strategy_gives_the_same_first_step_loss_as_default(tmp_path):
     assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
     assert out["mirrored"]["loss"] == pytest.approx(out["default"]["loss"], rel=1e-5)
     assert out["mirrored"]["kernel"] == pytest.approx(out["default"]["kernel"], rel=1e-4)  # same update
+
+
+@pytest.mark.parametrize("jit, mixed", [(True, False), (False, True)])
+def test_xla_and_mixed_precision_steps_learn(jit, mixed, digits_batch):
+    config = tiny_config("pgd", model="lenet5", width=1.0, jit_compile=jit, mixed_precision=mixed, adv_ratio=0.5)
+    try:
+        trainer, net, _, _ = run.build(config, strategy=None)
+        assert net.get_layer("conv0").compute_dtype == ("float16" if mixed else "float32")
+        x, y = digits_batch
+        losses = [trainer.train_on_batch(x, y, return_dict=True)["loss"] for _ in range(15)]
+        assert np.isfinite(losses).all() and np.mean(losses[-3:]) < np.mean(losses[:3])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -30,6 +30,7 @@ def test_layout_metadata_and_versions(noisy_export):
     assert meta["architecture"] == "resnet20" and meta["variant"]["pni"] == "w"
     assert meta["is_random"] and meta["nondifferentiable_layers"] == ["channel_color_depth"]
     assert meta["training"] == {"epochs": 0} and meta["signatures"][0] == "serving_default"
+    assert os.path.isfile(os.path.join(path, "assets.extra", "model.keras"))
     again = zoo.export(model, str(root), name="pni_small")
     assert again.endswith(os.path.join("pni_small", "2"))
     with pytest.raises(ZooError, match="version 1 already exists.*versions present are 1, 2"):
