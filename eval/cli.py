@@ -28,7 +28,8 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "TFDS data_dir for named datasets")
     flags.DEFINE_string("split", "test", "split to evaluate on")
     flags.DEFINE_integer("num_examples", 500, "number of examples (the first N of the split)")
-    flags.DEFINE_list("suite", ["whitebox"], "suites: whitebox, blackbox, transfer, obfuscation, channels")
+    flags.DEFINE_list("suite", ["whitebox"], "suites: whitebox, blackbox, transfer, obfuscation, channels, corruption, perturbation_seq, "
+                      "boundary, insensitivity, analysis, saliency")
     flags.DEFINE_string("report_dir", None, "where report.json/.md and plots go (default reports/<time>)")
     flags.DEFINE_integer("trials", None, "repetitions (default: 5 for random models, 1 otherwise)")
     flags.DEFINE_integer("eot", None, "EOT samples per gradient (default: 8 for random models, 1 otherwise)")
@@ -45,6 +46,13 @@ def define_flags():
     flags.DEFINE_integer("votes", 9, "stochastic passes for the majority vote")
     flags.DEFINE_integer("batch_size", 128, "attack batch size")
     flags.DEFINE_integer("seed", 0, "random seed")
+    flags.DEFINE_string("cache_dir", None, "where generated CIFAR-10-C/-P arrays are cached "
+                        "(default ~/.cache/robustness-zoo)")
+    flags.DEFINE_string("baseline_model", None, "model name whose errors are the CE / FR baseline (100)")
+    flags.DEFINE_string("baseline_report", None, "report.json of an earlier run that holds the baseline model")
+    flags.DEFINE_integer("sequence_examples", 100, "images per CIFAR-10-P perturbation")
+    flags.DEFINE_integer("boundary_examples", 50, "images for the worst-case boundary distance")
+    flags.DEFINE_integer("directions", 32, "random orthogonal directions for W_f (ANP: 1000)")
 
 
 def _ints(flag, values):
@@ -82,7 +90,11 @@ def config_from_flags():
                       seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
                       steps=_ints("steps", FLAGS.steps), eps_list=eps_list,
                       steps_list=_ints("steps_list", FLAGS.steps_list), attacks=tuple(FLAGS.attacks),
-                      majority_vote=FLAGS.majority_vote, votes=FLAGS.votes, cw_iterations=FLAGS.cw_iterations)
+                      majority_vote=FLAGS.majority_vote, votes=FLAGS.votes, cw_iterations=FLAGS.cw_iterations,
+                      baseline_model=FLAGS.baseline_model, baseline_report=FLAGS.baseline_report,
+                      sequence_examples=FLAGS.sequence_examples, boundary_examples=FLAGS.boundary_examples,
+                      directions=FLAGS.directions,
+                      **({"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}))
 
 
 def run(config, verbose=True):

@@ -7,12 +7,19 @@
 | transfer | PGD examples crafted on each model, accuracy of every model on them | PNI sec. 4.2.2; Study Table 1 |
 | obfuscation | the five checks of Athalye et al. with their numbers | PNI Table 7 |
 | channels | accuracy vs input distortion of six channels, transfer matrix between channel defenses, recovery windows, the partially adaptive attack | Study Fig. 1, Table 1, Fig. 2, sec. 3.4 |
+| corruption | CIFAR-10-C generated here (15 + 4 corruptions x 5 severities): errors, CE, mCE, relative mCE against a baseline | ANP Tables 8-9; Hendrycks & Dietterich 2019 |
+| perturbation_seq | CIFAR-10-P sequences (12 perturbations, 31 frames): flip probability, FR, mFR against a baseline | ANP Table 10 |
+| boundary | worst-case boundary distance W_f over random orthogonal directions | ANP eq. 3, Table 11 |
+| insensitivity | epsilon-empirical noise insensitivity (FGSM, PGD, Step-LL, Gaussian, shot noise) and hidden representation insensitivity per ReLU layer | ANP eq. 4, Fig. 4, 8, 9 |
+| analysis | M1 = gradient norm and M2 = Hessian lambda_max for natural vs adversarial examples; gradient norms of original / adversarial / random class under Gaussian noise | Study sec. 2.4, 3.8, D.6, Fig. 12-14 |
+| saliency | loss-gradient maps (tf-keras-vis) for a grid of images and models | ANP Fig. 5, 10 |
 
 Random models get EOT and mean±std over trials, non-differentiable ones BPDA, automatically
 (``eval.metrics.robustness.attack_settings``); the report records what was used.
 """
 import dataclasses
 import json
+import os
 
 import numpy as np
 
@@ -47,6 +54,14 @@ class EvalConfig:
     majority_vote: bool = False
     votes: int = 9
     cw_iterations: int = 10
+    cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "robustness-zoo")
+    baseline_model: str = None      # a --model name (or a model of --baseline_report) used as the CE/FR base
+    baseline_report: str = None     # report.json of an earlier run holding the baseline's errors
+    sequence_examples: int = 100
+    boundary_examples: int = 50
+    directions: int = 32
+    insensitivity_eps: tuple = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
+    saliency_examples: int = 8
 
 
 SUITES = {}
@@ -194,3 +209,186 @@ def channels_suite(ctx):
         for curve_dict in curves:
             ctx.report.add_curve(**{**curve_dict, "series": curve_dict["series"]})
         ctx.result(model, "partial_adaptive", {"eps": c.eps}, suite_name="channels")
+
+
+# ----- issue 5: corruption robustness and the ANP / perturbation-study criteria --------------------
+
+def _as_float(images):
+    images = np.asarray(images)
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def _baseline(ctx, matrix_name, own):
+    """(model name, {model: values}) of the baseline: a model of this run or of --baseline_report."""
+    c = ctx.config
+    if c.baseline_model and c.baseline_model in own:
+        return c.baseline_model, own
+    if c.baseline_report:
+        from eval.report import load
+        from zoo.errors import ZooError
+        data = load(c.baseline_report)
+        found = {m.get("model"): m for m in data["matrices"] if m["name"] == matrix_name}
+        name = c.baseline_model or (next(iter(found)) if len(found) == 1 else None)
+        if name not in found:
+            raise ZooError(f"--baseline_report={c.baseline_report}: no {matrix_name} of model {name!r}; it has "
+                           f"{', '.join(map(str, found)) or 'none'}")
+        clean = [r for r in data["results"] if r["model"] == name and r["attack"] == "clean"]
+        return name, {name: (found[name], clean[0]["accuracy"] if clean else None)}
+    return None, own
+
+
+@suite("corruption")
+def corruption_suite(ctx):
+    from eval.corruptions import BENCHMARK, EXTRA, generate
+    from eval.metrics import corruption as cm
+    c = ctx.config
+    names = list(BENCHMARK) + list(EXTRA)
+    ctx.progress("generating CIFAR-10-C (cached after the first run)")
+    corrupted = {k: _as_float(v) for k, v in generate(ctx.x, names, seed=c.seed, cache_dir=c.cache_dir,
+                                                       progress=False).items()}
+    own = {}
+    for model in ctx.models:
+        ctx.progress(f"{model.name}: corruption errors")
+        clean = ctx.result(model, "clean", suite_name="corruption")
+        errors = cm.corruption_errors(model, corrupted, ctx.y)
+        matrix = dict(name="corruption_error", model=model.name, rows=names, cols=[f"s{s}" for s in range(1, 6)],
+                      values=[errors[n] for n in names], row_label="corruption", col_label="severity",
+                      paper="CIFAR-10-C error rates (Hendrycks & Dietterich 2019)")
+        ctx.report.add_matrix(**matrix)
+        own[model.name] = (matrix, clean["accuracy"])
+    base_name, table = _baseline(ctx, "corruption_error", own)
+    if base_name is None:
+        return
+    base_matrix, base_acc = table[base_name]
+    base_errors = dict(zip(base_matrix["rows"], base_matrix["values"]))
+    ce_rows, rel_rows = [], []
+    for model in ctx.models:
+        matrix, acc = own[model.name]
+        scores = cm.ce_scores(dict(zip(names, matrix["values"])), 1 - acc, base_errors, 1 - base_acc, BENCHMARK)
+        ce_rows.append([scores["CE"][n] for n in BENCHMARK] + [scores["mCE"]])
+        rel_rows.append([scores["relative_CE"][n] for n in BENCHMARK] + [scores["relative_mCE"]])
+    models = [m.name for m in ctx.models]
+    for name, rows in (("CE", ce_rows), ("relative_CE", rel_rows)):
+        ctx.report.add_matrix(name=f"corruption_{name}", rows=models, cols=list(BENCHMARK) + [f"m{name}"],
+                              values=rows, row_label="model", col_label=f"corruption (% of {base_name})",
+                              paper="ANP Tables 8-9 (baseline " + base_name + " = 100)")
+
+
+@suite("perturbation_seq")
+def perturbation_suite(ctx):
+    from eval.corruptions.perturbations import PERTURBATIONS, perturbation_sequence
+    from eval.metrics import corruption as cm
+    c = ctx.config
+    names = list(PERTURBATIONS)
+    x = ctx.x[:c.sequence_examples]
+    fps = {m.name: [] for m in ctx.models}
+    for name in names:
+        ctx.progress(f"CIFAR-10-P: {name}")
+        seq = _as_float(perturbation_sequence(x, name, seed=c.seed, cache_dir=c.cache_dir))
+        for model in ctx.models:
+            fps[model.name].append(cm.flip_probability(cm.sequence_predictions(model, seq)))
+    models = [m.name for m in ctx.models]
+    for model in models:
+        ctx.report.add_matrix(name="flip_probability", model=model, rows=[model], cols=names, values=[fps[model]],
+                              row_label="model", col_label="perturbation", paper="CIFAR-10-P flip probability")
+    own = {m: ({"rows": [m], "cols": names, "values": [fps[m]]}, None) for m in models}
+    base_name, table = _baseline(ctx, "flip_probability", own)
+    if base_name is None:
+        return
+    base_fp = dict(zip(table[base_name][0]["cols"], table[base_name][0]["values"][0]))
+    rows = []
+    for model in models:
+        scores = cm.fr_scores(dict(zip(names, fps[model])), base_fp, names)
+        rows.append([scores["FR"][n] for n in names] + [scores["mFR"]])
+    ctx.report.add_matrix(name="flip_rate", rows=models, cols=names + ["mFR"], values=rows, row_label="model",
+                          col_label=f"perturbation (% of {base_name})", paper="ANP Table 10")
+
+
+@suite("boundary")
+def boundary_suite(ctx):
+    from eval.metrics.boundary import boundary_distance
+    c = ctx.config
+    x, y = ctx.x[:c.boundary_examples], ctx.y[:c.boundary_examples]
+    rows = []
+    for model in ctx.models:
+        ctx.progress(f"{model.name}: boundary distance ({c.directions} directions)")
+        out = boundary_distance(model.model_fn("deterministic"), x, y, m=c.directions, seed=c.seed)
+        rows.append([out["W_f_rms255"], out["W_f_l2"], float(out["unbroken"])])
+        ctx.report.add_histogram(name="boundary_distance", model=model.name, series=model.name,
+                                 values=[float(v) for v in out["d"] if np.isfinite(v)],
+                                 x_label="min distance to the boundary (L2, [0,1] pixels)", paper="ANP eq. 3")
+    ctx.report.add_matrix(name="worst_case_boundary_distance", rows=[m.name for m in ctx.models],
+                          cols=["W_f (RMS, 0-255)", "W_f (L2, 0-1)", "unbroken"], values=rows, row_label="model",
+                          col_label=f"{2 * c.directions} rays, {len(x)} images", paper="ANP eq. 3, Table 11")
+
+
+@suite("insensitivity")
+def insensitivity_suite(ctx):
+    from eval.metrics import insensitivity as ins
+    c = ctx.config
+    x, y = ctx.x[:100], ctx.y[:100]
+    for model in ctx.models:
+        fn = model.model_fn("deterministic")
+        for method in ("fgsm", "pgd", "step_ll", "gaussian_noise", "shot_noise"):
+            ctx.progress(f"{model.name}: noise insensitivity ({method})")
+            values = [ins.noise_insensitivity(fn, x, y, method, e, copies=1 if method == "fgsm" else 10,
+                                              seed=c.seed) for e in c.insensitivity_eps]
+            ctx.report.add_curve(name=f"noise_insensitivity_{method}", model=model.name, series=model.name,
+                                 x=[round(e * 255, 3) for e in c.insensitivity_eps], y=values,
+                                 x_label="eps (x/255)", y_label="I_f(eps)", paper="ANP eq. 4, Fig. 8-9")
+        keras_model = model.keras_model()
+        rng = np.random.default_rng(c.seed)
+        for method in ("pgd", "gaussian_noise"):
+            polluted = ins.polluted(method, fn, x, y, c.eps, rng)
+            with _no_noise(keras_model):
+                per_layer = ins.hidden_insensitivity(keras_model, x, polluted)
+            ctx.report.add_curve(name=f"hidden_insensitivity_{method}", model=model.name, series=model.name,
+                                 x=list(range(1, len(per_layer) + 1)), y=list(per_layer.values()),
+                                 x_label="ReLU layer (input to output)", y_label="relative activation change",
+                                 paper="ANP Fig. 4, 13")
+
+
+def _no_noise(keras_model):
+    import zoo
+    return zoo.inference_noise(keras_model, False)
+
+
+@suite("analysis")
+def analysis_suite(ctx):
+    from eval.metrics import analysis
+    c = ctx.config
+    x, y = ctx.x[:64], ctx.y[:64]
+    for model in ctx.models:
+        fn = model.model_fn("deterministic")
+        ctx.progress(f"{model.name}: M1 / M2")
+        x_adv = craft(model, "pgd", x, y, pgd_params(c, max(c.steps)), 1, "deterministic" if model.is_differentiable
+                      else "bpda", c.batch_size)
+        for kind, data in (("natural", x), ("adversarial", x_adv)):
+            pred = np.argmax(fn(data).numpy(), axis=1).astype(np.int32)
+            m1, m2 = analysis.m1_m2(fn, data, pred, seed=c.seed)
+            ctx.report.add_histogram(name=f"M1_{model.name}", model=model.name, series=kind, values=m1.tolist(),
+                                     x_label="M1 = ||grad_x f_c(x)||_2", paper="Study sec. 2.4, 3.8")
+            ctx.report.add_histogram(name=f"M2_{model.name}", model=model.name, series=kind, values=m2.tolist(),
+                                     x_label="M2 = lambda_max of the input Hessian", paper="Study sec. 2.4, D.6")
+        ctx.progress(f"{model.name}: gradient norms under noise")
+        sigmas = [0.0, 0.01, 0.02, 0.04, 0.08]
+        curves = analysis.gradient_norms_under_noise(fn, x[:16], y[:16].astype(np.int32), x_adv[:16], sigmas,
+                                                     seed=c.seed)
+        for (start, label), values in curves.items():
+            ctx.report.add_curve(name=f"gradient_norm_{start}_{model.name}", model=model.name, series=label,
+                                 x=sigmas, y=values, x_label="Gaussian noise sigma",
+                                 y_label="||grad_x L(x, c)||_2", paper="Study Fig. 12-14")
+
+
+@suite("saliency")
+def saliency_suite(ctx):
+    from eval.metrics.saliency import saliency_maps
+    n = ctx.config.saliency_examples
+    x, y = ctx.x[:n], ctx.y[:n]
+    rows = [x.tolist()]
+    for model in ctx.models:
+        ctx.progress(f"{model.name}: saliency")
+        maps = saliency_maps(model.keras_model(), x, y)
+        rows.append(maps[..., None].tolist())
+    ctx.report.add_image_grid(name="saliency", images=rows, row_labels=["input"] + [m.name for m in ctx.models],
+                              col_labels=[f"label {int(v)}" for v in y], paper="ANP Fig. 5, 10")
