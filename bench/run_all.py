@@ -2,6 +2,6 @@
 import subprocess
 import sys
 
-for module in ("bench.train_step", "bench.attacks"):
+for module in ("bench.train_step", "bench.attacks", "bench.corruptions"):
     print(f"# {module}", flush=True)
     subprocess.run([sys.executable, "-m", module], check=True)

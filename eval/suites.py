@@ -269,17 +269,26 @@ def corruption_suite(ctx):
         rel_rows.append([scores["relative_CE"][n] for n in BENCHMARK] + [scores["relative_mCE"]])
     models = [m.name for m in ctx.models]
     for name, rows in (("CE", ce_rows), ("relative_CE", rel_rows)):
-        ctx.report.add_matrix(name=f"corruption_{name}", rows=models, cols=list(BENCHMARK) + [f"m{name}"],
-                              values=rows, row_label="model", col_label=f"corruption (% of {base_name})",
-                              paper="ANP Tables 8-9 (baseline " + base_name + " = 100)")
+        _add_defined_matrix(ctx, f"corruption_{name}", models, list(BENCHMARK) + [f"m{name}"], rows,
+                            f"corruption (% of {base_name})", "ANP Tables 8-9 (baseline " + base_name + " = 100)")
+
+
+def _add_defined_matrix(ctx, name, rows, cols, values, col_label, paper):
+    """A score matrix without the columns a zero baseline leaves undefined (named in the label)."""
+    values = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(values).all(axis=0)
+    dropped = [c for c, k in zip(cols, keep) if not k]
+    label = col_label + (f"; undefined (baseline 0): {', '.join(dropped)}" if dropped else "")
+    ctx.report.add_matrix(name=name, rows=rows, cols=[c for c, k in zip(cols, keep) if k],
+                          values=values[:, keep].tolist(), row_label="model", col_label=label, paper=paper)
 
 
 @suite("perturbation_seq")
 def perturbation_suite(ctx):
-    from eval.corruptions.perturbations import PERTURBATIONS, perturbation_sequence
+    from eval.corruptions import ANP_TABLE10, perturbation_sequence
     from eval.metrics import corruption as cm
     c = ctx.config
-    names = list(PERTURBATIONS)
+    names = list(ANP_TABLE10)
     x = ctx.x[:c.sequence_examples]
     fps = {m.name: [] for m in ctx.models}
     for name in names:
@@ -300,8 +309,8 @@ def perturbation_suite(ctx):
     for model in models:
         scores = cm.fr_scores(dict(zip(names, fps[model])), base_fp, names)
         rows.append([scores["FR"][n] for n in names] + [scores["mFR"]])
-    ctx.report.add_matrix(name="flip_rate", rows=models, cols=names + ["mFR"], values=rows, row_label="model",
-                          col_label=f"perturbation (% of {base_name})", paper="ANP Table 10")
+    _add_defined_matrix(ctx, "flip_rate", models, names + ["mFR"], rows, f"perturbation (% of {base_name})",
+                        "ANP Table 10")
 
 
 @suite("boundary")

@@ -7,7 +7,8 @@ Definitions (ANP appendix "Corruption robustness", after Hendrycks & Dietterich 
 * FP_p = 1 / (m (n - 1)) sum_i sum_{j>=2} 1(F(x_j^i) != F(x_{j-1}^i)) over m sequences of n frames;
   FR_p = FP_p / FP^base_p; mFR = mean over perturbations.
 
-E are error rates (1 - accuracy) of the model as served; the baseline's come from a baseline model
+E are error rates (1 - accuracy) of the model as served; a ratio whose baseline denominator is 0 is undefined (NaN) and left out of
+the mean; the baseline's come from a baseline model
 (the plain model by convention), so the baseline scores 100 (%) by construction. Scores are in %.
 """
 import numpy as np
@@ -49,5 +50,5 @@ def sequence_predictions(model, sequences, batch_size=256):
 
 def fr_scores(fp, base_fp, names):
     """FR per perturbation (in %) and mFR."""
-    fr = {name: 100.0 * fp[name] / max(base_fp[name], 1e-12) for name in names}
-    return {"FR": fr, "mFR": float(np.mean([fr[n] for n in names]))}
+    fr = {name: 100.0 * fp[name] / base_fp[name] if base_fp[name] > 0 else float("nan") for name in names}
+    return {"FR": fr, "mFR": float(np.nanmean([fr[n] for n in names]))}

@@ -26,3 +26,47 @@ def test_boundary_insensitivity_analysis_and_saliency_reach_the_report(digits_mo
     maps = np.array(grid["images"][1])
     assert maps.min() >= 0 and maps.max() <= 1 and maps.std() > 0
     assert len(paths["plots"]) >= 6
+
+
+def test_corruption_and_perturbation_suites_score_the_baseline_100(digits_models, tmp_path):
+    """Digits upsampled to 32x32x3 stand in for CIFAR: the plain model is the baseline (mCE = mFR = 100)."""
+    import zoo
+    from eval import model as model_lib
+    from eval.metrics import corruption as cm
+    from eval.suites import Context, corruption_suite, perturbation_suite
+    from eval.report import Report
+    import tensorflow as tf
+
+    x, y = zoo.data.as_numpy("digits", "test", 24)
+    x32 = tf.image.resize(tf.image.grayscale_to_rgb(tf.constant(x)), [32, 32]).numpy().clip(0, 1)
+
+    class Upsampled:  # the 8x8 digits models, fed CIFAR-sized corrupted images
+        def __init__(self, path, name):
+            self.inner, self.name = model_lib.load(path), name
+            self.is_random = self.inner.is_random
+
+        def predict(self, images, mode="served", batch_size=256):
+            small = tf.image.rgb_to_grayscale(tf.image.resize(tf.constant(images, tf.float32), [8, 8])).numpy()
+            return self.inner.predict(small, mode, batch_size)
+
+    models = [Upsampled(digits_models["plain"], "plain"), Upsampled(digits_models["pni"], "pni")]
+    config = EvalConfig(models=(), num_examples=24, suites=("corruption", "perturbation_seq"),
+                        cache_dir=str(tmp_path / "cache"), baseline_model="plain", sequence_examples=6)
+    report = Report({})
+    ctx = Context(config, models, x32, y, report, progress=lambda text: None)
+    ctx.result = lambda model, attack, **kw: {"accuracy": float(np.mean(model.predict(x32) == y))}
+    corruption_suite(ctx)
+    perturbation_suite(ctx)
+    data = report.to_dict()
+    ce = next(m for m in data["matrices"] if m["name"] == "corruption_CE")
+    assert ce["rows"] == ["plain", "pni"] and ce["cols"][-1] == "mCE"
+    assert ce["values"][0][-1] == 100.0 or abs(ce["values"][0][-1] - 100.0) < 1e-9  # baseline by construction
+    assert len(ce["cols"]) == 16 and all(np.isfinite(v) for v in ce["values"][1][:-1])
+    rel = next(m for m in data["matrices"] if m["name"] == "corruption_relative_CE")
+    assert rel["cols"][-1] == "mrelative_CE"
+    errors = next(m for m in data["matrices"] if m["name"] == "corruption_error" and m["model"] == "plain")
+    assert len(errors["rows"]) == 19 and all(len(r) == 5 for r in errors["values"])
+    fr = next(m for m in data["matrices"] if m["name"] == "flip_rate")
+    assert fr["cols"][-1] == "mFR"
+    np.testing.assert_allclose(fr["values"][0], 100.0)  # the baseline's FR is 100 wherever it is defined
+    assert cm.flip_probability(np.zeros((3, 31))) == 0.0
