@@ -138,11 +138,13 @@ def run(config, verbose=True):
 
 def print_table(report):
     from eval.report import format_accuracy
-    print(f"{'model':32s} {'attack':18s} {'accuracy':34s} eot bpda")
+    print(f"{'model':32s} {'attack':26s} {'accuracy':34s} eot bpda")
     for r in report["results"]:
         attack = r["attack"] + (f"-{r['params']['nb_iter']}" if "nb_iter" in r["params"] else "")
+        if "eps" in r["params"] and abs(r["params"]["eps"] - 8 / 255) > 1e-9:
+            attack += f" eps {r['params']['eps'] * 255:.3g}/255"
         attack += f" [{r['defense']}]" if r.get("defense") else ""
-        print(f"{r['model'][:32]:32s} {attack[:18]:18s} {format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "
+        print(f"{r['model'][:32]:32s} {attack[:26]:26s} {format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "
               f"{r['eot']:3d} {'yes' if r['bpda'] else 'no'}")
     for check in report.get("checks", []):
         print(f"{'PASS' if check['passed'] else 'FAIL'} {check['model']}: {check['name']}")

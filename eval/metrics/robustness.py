@@ -54,8 +54,8 @@ def evaluate(model, x, y, attack="clean", params=None, eot=None, trials=None, bp
         x_adv = x if attack == "clean" else craft(model, attack, x, y, params, eot, mode, batch_size)
         pred = predict(model, x_adv, defense)
         accs.append(float(np.mean(pred == y)))
-        if attack == "cw_l2":
-            success = pred != y
+        if attack == "cw_l2":  # PNI Table 4: L2 of successful examples that were correctly classified
+            success = (pred != y) & (predict(model, x, defense) == y)
             dist = np.sqrt(((x_adv - x) ** 2).reshape(len(x), -1).sum(1))
             l2s.append(float(dist[success].mean()) if success.any() else float("nan"))
     row = dict(model=model.name, attack=attack, params=params, accuracy=float(np.mean(accs)),

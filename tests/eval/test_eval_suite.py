@@ -112,3 +112,13 @@ def test_cli_usage_errors(flags, message):
     done = _eval_cli(*flags)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == f"error: {message}" or message in done.stderr.strip().splitlines()[-1]
+
+
+def test_cw_distortion_counts_only_successes_on_correctly_classified_examples(digits_models, digits_test):
+    model = model_lib.load(digits_models["plain"])
+    x, y = digits_test[0][:32], digits_test[1][:32]
+    clean = evaluate(model, x, y, "clean")
+    row = evaluate(model, x, y, "cw_l2", {"initial_const": 1.0, "learning_rate": 0.05, "binary_search_steps": 3,
+                                          "max_iterations": 30})
+    assert row["accuracy"] < clean["accuracy"] - 0.3
+    assert 0.05 < row["l2_distortion"] < 3.0  # a real, non-zero L2 distortion (8x8 images in [0,1])
