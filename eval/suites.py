@@ -317,11 +317,11 @@ def perturbation_suite(ctx):
 def boundary_suite(ctx):
     from eval.metrics.boundary import boundary_distance
     c = ctx.config
-    x, y = ctx.x[:c.boundary_examples], ctx.y[:c.boundary_examples]
+    x = ctx.x[:c.boundary_examples]
     rows = []
     for model in ctx.models:
         ctx.progress(f"{model.name}: boundary distance ({c.directions} directions)")
-        out = boundary_distance(model.model_fn("deterministic"), x, y, m=c.directions, seed=c.seed)
+        out = boundary_distance(model.model_fn("deterministic"), x, None, m=c.directions, seed=c.seed)
         rows.append([out["W_f_rms255"], out["W_f_l2"], float(out["unbroken"])])
         ctx.report.add_histogram(name="boundary_distance", model=model.name, series=model.name,
                                  values=[float(v) for v in out["d"] if np.isfinite(v)],

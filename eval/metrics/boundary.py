@@ -3,7 +3,9 @@
 For each image x_i, m random orthogonal unit directions (QR of a Gaussian matrix); along each
 direction, and its opposite, the smallest step t with f(x_i + t v) != y_i is found by doubling to
 bracket the change and then binary search, all directions of an image in one batch. d_i is the
-minimum over directions, W_f the mean over images. ANP reports RMS distances: ``rms`` is
+minimum over directions, W_f the mean over images. The reference label is the model's own
+prediction at x_i (``y=None``), so every image has a distance; ANP states the stopping rule as
+f(x_i) != y_i, which is the same for correctly classified images. ANP reports RMS distances: ``rms`` is
 t / sqrt(dimension), here on the 0-255 pixel scale (ANP Table 11's magnitude); ``l2`` is t on [0,1].
 Inputs are not clipped to [0,1]: this is a geometric property of f. The paper uses 1,000
 directions; the default here is 32 (``m``), a CPU budget.
@@ -19,9 +21,11 @@ def orthogonal_directions(dim, m, seed=0):
     return q.T.astype(np.float32)
 
 
-def boundary_distance(model_fn, x, y, directions=None, m=32, seed=0, t_max=64.0, bisections=20):
+def boundary_distance(model_fn, x, y=None, directions=None, m=32, seed=0, t_max=64.0, bisections=20):
     """{'d': per-image min distance (L2, [0,1] scale), 'W_f_l2', 'W_f_rms255', 'unbroken'} ."""
     x = np.asarray(x, dtype=np.float32)
+    if y is None:
+        y = np.argmax(model_fn(tf.constant(x)).numpy(), axis=1)
     n, dim = len(x), int(np.prod(x.shape[1:]))
     v = orthogonal_directions(dim, m, seed) if directions is None else np.asarray(directions, np.float32)
     v = np.concatenate([v, -v])  # both senses of every direction

@@ -72,7 +72,7 @@ def test_boundary_distance_of_a_linear_classifier_is_the_analytic_one():
 
     # Random directions: along v the boundary is at margin / |n.v|, the minimum over +-v of the set.
     v = boundary.orthogonal_directions(dim, 4, seed=5)
-    out = boundary.boundary_distance(fn, x, y, directions=v)
+    out = boundary.boundary_distance(fn, x, None, directions=v)  # reference = the model's own prediction
     expected = margin / np.abs(v @ normal).max()
     np.testing.assert_allclose(out["d"], expected, rtol=1e-4)
     assert out["W_f_l2"] == pytest.approx(expected.mean(), rel=1e-4)
