@@ -151,17 +151,13 @@ def print_table(report):
 
 
 def main():
+    from zoo.cli import parse_flags, usage_error
     define_flags()
-    try:
-        FLAGS(sys.argv)
-    except flags.Error as err:
-        print(f"error: {err}".splitlines()[0], file=sys.stderr)
-        sys.exit(2)
+    parse_flags()
     try:
         config = config_from_flags()
         report, paths = run(config)
     except ZooError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        usage_error(err)
     print_table(report)
     print(f"report: {paths['json']} {paths['markdown']} ({len(paths['plots'])} plots)")

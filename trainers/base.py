@@ -83,10 +83,9 @@ class Trainer(keras.Model):
     # ----- what a method defines ------------------------------------------------------------
     @classmethod
     def model_options(cls, config):
-        """Keyword arguments for ``zoo.create`` (a method can force its variant, e.g. PNI-W)."""
-        return dict(width=config.width, pni=config.pni, pni_granularity=config.pni_granularity,
-                    robustnet=config.robustnet, sigma_init=config.sigma_init, sigma_inner=config.sigma_inner,
-                    anp_layers=config.anp_layers, channel=config.channel)
+        """Keyword arguments for ``zoo.create``: the config's Variant fields (a method can force its variant)."""
+        from zoo.models import Variant
+        return {name: getattr(config, name) for name in Variant.fields() if hasattr(config, name)}
 
     def phase_for_epoch(self, epoch):
         """A hashable Python value; a change re-traces the train step. Default: adversarial after a delay."""

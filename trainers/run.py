@@ -200,20 +200,16 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
 
 def cli(method):
     """Entry point of ``python -m trainers.<method>``."""
+    from zoo.cli import parse_flags, usage_error
     define_flags()
-    try:
-        FLAGS(sys.argv)
-    except flags.Error as err:
-        print(f"error: {err}".splitlines()[0], file=sys.stderr)
-        sys.exit(2)
+    parse_flags()
     try:
         config = config_from_flags(method)
         import zoo
         validate(config, zoo.list_models(), TRAINERS)
         result = train(config, verbose=FLAGS.verbose)
     except ZooError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        usage_error(err)
     except TrainingDiverged as err:
         print(f"error: training diverged: {err}; the last good checkpoint is kept in "
               f"{os.path.join(config.run_dir, config.name, 'backup')}; nothing was exported", file=sys.stderr)
