@@ -333,6 +333,7 @@ def boundary_suite(ctx):
 
 @suite("insensitivity")
 def insensitivity_suite(ctx):
+    import zoo
     from eval.metrics import insensitivity as ins
     c = ctx.config
     x, y = ctx.x[:100], ctx.y[:100]
@@ -349,17 +350,12 @@ def insensitivity_suite(ctx):
         rng = np.random.default_rng(c.seed)
         for method in ("pgd", "gaussian_noise"):
             polluted = ins.polluted(method, fn, x, y, c.eps, rng)
-            with _no_noise(keras_model):
+            with zoo.inference_noise(keras_model, False):
                 per_layer = ins.hidden_insensitivity(keras_model, x, polluted)
             ctx.report.add_curve(name=f"hidden_insensitivity_{method}", model=model.name, series=model.name,
                                  x=list(range(1, len(per_layer) + 1)), y=list(per_layer.values()),
                                  x_label="ReLU layer (input to output)", y_label="relative activation change",
                                  paper="ANP Fig. 4, 13")
-
-
-def _no_noise(keras_model):
-    import zoo
-    return zoo.inference_noise(keras_model, False)
 
 
 @suite("analysis")

@@ -14,8 +14,8 @@ phases of ``anp_phases`` (eta 1.0, eps 1.0, k 3 for 50 epochs; eta 0.3, eps 0.3,
 import keras
 import tensorflow as tf
 
-from trainers.base import Trainer, register, xent
-from zoo.layers import inject_noise, registers
+from trainers.base import Trainer, register
+from zoo.layers import registers
 
 
 def anp_update(r, g, eta, eps, k):
@@ -62,13 +62,7 @@ class ANPTrainer(Trainer):
         r = [tf.zeros(tf.concat([[batch], reg.output.shape[1:]], 0)) for reg in self.registers]
         history = []
         for _ in range(phase.k):
-            with tf.GradientTape() as tape:
-                tape.watch(r)
-                with inject_noise({reg.name: n for reg, n in zip(self.registers, r)}):
-                    logits = self.net(x, training=True)
-                loss = xent(y, logits)
-                total = self.total_loss(loss)
-            g = self.apply_update(tape, total, r)
+            loss, logits, g = self.register_step(x, y, self.registers, r)
             history.append((loss, logits, r))
             r = [anp_update(r_m, g_m, phase.eta, phase.eps, phase.k) for r_m, g_m in zip(r, g)]
         return history, r

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from zoo import adversarial
+from zoo.layers import inject_noise
 from zoo.noise_control import no_noise
 
 TRAINERS = {}
@@ -43,8 +44,7 @@ def replica_scale(loss):
 
 def xent(labels, logits):
     """Mean sparse softmax cross-entropy, computed in float32."""
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)))
+    return tf.reduce_mean(adversarial.per_example_xent(labels, logits))
 
 
 @contextlib.contextmanager
@@ -145,6 +145,19 @@ class Trainer(keras.Model):
         grads = tape.gradient(loss, list(variables) + list(extra_sources))
         self.optimizer.apply_gradients(zip(grads[:len(variables)], variables))
         return grads[len(variables):]
+
+    def register_step(self, x, y, registers, noise):
+        """One update with ``noise[m]`` injected at ``registers[m]`` (ANP Alg. 1 lines 3-8; LAT).
+
+        Returns (loss, logits, dL/dnoise): the noise gradient is dL/dz_m of the same backward pass.
+        """
+        with tf.GradientTape() as tape:
+            tape.watch(noise)
+            with inject_noise({reg.name: n for reg, n in zip(registers, noise)}):
+                logits = self.net(x, training=True)
+            loss = xent(y, logits)
+            total = self.total_loss(loss)
+        return loss, logits, self.apply_update(tape, total, noise)
 
     def total_loss(self, loss):
         return self.optimizer.scale_loss(replica_scale(loss + self.l2_penalty()))

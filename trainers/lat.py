@@ -9,8 +9,8 @@ can reuse it (LAT uses the previous batch's per-example gradients).
 import keras
 import tensorflow as tf
 
-from trainers.base import Trainer, register, xent
-from zoo.layers import inject_noise, registers
+from trainers.base import Trainer, register
+from zoo.layers import registers
 
 
 @register("lat")
@@ -35,13 +35,7 @@ class LATTrainer(Trainer):
         noise = [tf.broadcast_to(self.config.lat_eps * tf.sign(g), tf.concat([[batch], tf.shape(g)[1:]], 0))
                  for g in self.previous]
         clean_logits = tf.stop_gradient(self.net(x, training=False))
-        with tf.GradientTape() as tape:
-            tape.watch(noise)
-            with inject_noise({r.name: n for r, n in zip(self.registers, noise)}):
-                logits = self.net(x, training=True)
-            loss = xent(y, logits)
-            total = self.total_loss(loss)
-        grads = self.apply_update(tape, total, noise)
+        loss, logits, grads = self.register_step(x, y, self.registers, noise)
         for store, g in zip(self.previous, grads):
             store.assign(tf.reduce_mean(tf.cast(g, tf.float32), axis=0, keepdims=True))
         return self.update_metrics(loss, y, clean_logits, logits)

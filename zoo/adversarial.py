@@ -15,9 +15,10 @@ Loops over a fixed number of steps are Python loops, so inside ``tf.function``/X
 import tensorflow as tf
 
 
-def _xent(labels, logits):
-    return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)))
+def per_example_xent(labels, logits):
+    """Softmax cross-entropy per example, in float32: the one loss formula of trainers and eval."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32),
+                                                          logits=tf.cast(logits, tf.float32))
 
 
 def loss_gradient(model_fn, x, labels, eot=1):
@@ -26,7 +27,7 @@ def loss_gradient(model_fn, x, labels, eot=1):
     for _ in range(eot):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = _xent(labels, model_fn(x))
+            loss = tf.reduce_sum(per_example_xent(labels, model_fn(x)))
         grad = tape.gradient(loss, x)
         total = grad if total is None else total + grad
     return total / float(eot)

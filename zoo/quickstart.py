@@ -35,10 +35,10 @@ def main():
     _, single = run_eval(EvalConfig(suites=("whitebox",), attacks=("fgsm", "pgd"), steps=(10,), eps_list=(0.0, EPS),
                                     steps_list=(10,), eot=1, **{**model_cfg, "report_dir": report_dir + "_no_eot"}),
                          verbose=False)
-    rows += json_rows(single["json"], "EOT 1")
+    rows += json_rows(single["json"])
     _, paths = run_eval(EvalConfig(suites=("whitebox",), attacks=("pgd",), steps=(10,), eps_list=(0.0, EPS),
                                         steps_list=(10,), eot=8, **model_cfg), verbose=False)
-    rows += [r for r in json_rows(paths["json"], "EOT 8") if r["attack"] != "clean"]
+    rows += [r for r in json_rows(paths["json"]) if r["attack"] != "clean"]
     print()
     print(f"| attack (eps {EPS} on digits) | accuracy of the served PNI model |")
     print("|---|---|")
@@ -52,7 +52,7 @@ def main():
     print(f"Serve it: BUILD.md section 6 (docker tensorflow/serving, model base path {os.path.dirname(path)})")
 
 
-def json_rows(path, label):
+def json_rows(path):
     import json
     with open(path) as f:
         return json.load(f)["results"]

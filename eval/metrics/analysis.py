@@ -12,9 +12,11 @@ gradient for the original, the adversarial and a random other class as Gaussian 
 import numpy as np
 import tensorflow as tf
 
+from zoo.adversarial import per_example_xent
+
 
 def _per_example_loss(model_fn, x, c):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=c, logits=model_fn(x))
+    return per_example_xent(c, model_fn(x))
 
 
 def grad_norm(model_fn, x, c):

@@ -13,10 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from eval.attacks import run_attack
+from zoo.adversarial import per_example_xent
 
 
 def _loss(model_fn, x, y):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=model_fn(tf.constant(x))).numpy()
+    return per_example_xent(y, model_fn(tf.constant(x))).numpy()
 
 
 def polluted(method, model_fn, x, y, eps, rng):

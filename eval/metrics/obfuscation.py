@@ -10,7 +10,6 @@ Each check compares accuracies the suite measured and passes or fails with the n
 A tolerance of two standard deviations plus one example absorbs the trials' noise.
 """
 import numpy as np
-import tensorflow as tf
 
 
 def _tol(*rows):
@@ -59,15 +58,3 @@ def checks(model, rows, eps_curve, random_acc, eps):
         "accuracy must not rise when the attacker gets a larger budget")
     return out
 
-
-def gradient_norm(model_fn, x, y):
-    """Mean L2 norm of the input gradient of the loss (0 means the gradient is masked)."""
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y),
-                                                                            logits=model_fn(x)))
-    grad = tape.gradient(loss, x)
-    if grad is None:
-        return 0.0
-    return float(tf.reduce_mean(tf.norm(tf.reshape(grad, [len(y), -1]), axis=1)))
