@@ -5,6 +5,9 @@ Definitions (ANP appendix "Corruption robustness", after Hendrycks & Dietterich 
 * CE_c = sum_s E_{s,c} / sum_s E^base_{s,c}; mCE = mean of CE_c over the 15 benchmark corruptions;
 * relative CE_c = sum_s (E_{s,c} - E_clean) / sum_s (E^base_{s,c} - E^base_clean); relative mCE = mean;
 * FP_p = 1 / (m (n - 1)) sum_i sum_{j>=2} 1(F(x_j^i) != F(x_{j-1}^i)) over m sequences of n frames;
+  for the noise sequences (Gaussian, shot, speckle noise: frames are independent draws, not a path)
+  every frame is compared with the first, 1(F(x_j^i) != F(x_1^i)) (Hendrycks & Dietterich sec. 4,
+  ``flip_prob`` of their ``cifar-p-eval.py``); ``reference="first"`` / ``"previous"``;
   FR_p = FP_p / FP^base_p; mFR = mean over perturbations.
 
 E are error rates (1 - accuracy) of the model as served; a ratio whose baseline denominator is 0 is undefined (NaN) and left out of
@@ -24,21 +27,49 @@ def corruption_errors(model, corrupted, y, batch_size=256):
 
 
 def ce_scores(errors, clean_error, base_errors, base_clean_error, names):
-    """CE and relative CE per corruption (in %), mCE and relative mCE over ``names``."""
+    """CE and relative CE per corruption (in %), mCE and relative mCE over ``names``.
+
+    A corruption whose baseline denominator is 0 (the baseline made no error on it, or its errors equal
+    its clean error) has an undefined ratio: its CE is NaN, it is named in ``undefined_CE`` /
+    ``undefined_relative_CE`` and left out of the mean (NaN when no corruption is defined).
+    """
     ce, rel = {}, {}
     for name in names:
-        e, b = np.asarray(errors[name]), np.asarray(base_errors[name])
-        ce[name] = 100.0 * e.sum() / max(b.sum(), 1e-12)
-        denominator = (b - base_clean_error).sum()
-        rel[name] = 100.0 * (e - clean_error).sum() / denominator if abs(denominator) > 1e-12 else float("nan")
-    return {"CE": ce, "mCE": float(np.mean([ce[n] for n in names])), "relative_CE": rel,
-            "relative_mCE": float(np.nanmean([rel[n] for n in names]))}
+        e, b = np.asarray(errors[name], np.float64), np.asarray(base_errors[name], np.float64)
+        ce[name] = _ratio(e.sum(), b.sum())
+        rel[name] = _ratio((e - clean_error).sum(), (b - base_clean_error).sum())
+    return {"CE": ce, "mCE": _defined_mean(ce, names), "relative_CE": rel,
+            "relative_mCE": _defined_mean(rel, names),
+            "undefined_CE": [n for n in names if not np.isfinite(ce[n])],
+            "undefined_relative_CE": [n for n in names if not np.isfinite(rel[n])]}
 
 
-def flip_probability(predictions):
-    """FP for predictions [m sequences, n frames]: the rate of label changes between consecutive frames."""
+def _ratio(numerator, denominator):
+    """100 * numerator / denominator in %, NaN where the denominator is 0 (undefined, not 0 or inf)."""
+    return 100.0 * float(numerator) / float(denominator) if abs(denominator) > 1e-12 else float("nan")
+
+
+def _defined_mean(scores, names):
+    values = [scores[n] for n in names if np.isfinite(scores[n])]
+    return float(np.mean(values)) if values else float("nan")
+
+
+FP_REFERENCES = ("previous", "first")
+
+
+def flip_probability(predictions, reference="previous"):
+    """FP for predictions [m sequences, n frames]: the rate of label changes against ``reference``.
+
+    ``"previous"``: frame j against frame j-1 (smooth sequences); ``"first"``: frame j against frame 1
+    (noise sequences, Hendrycks & Dietterich 2019 sec. 4). Labels [0, 1, 1, 1] give 1/3 and 3/3.
+    """
     p = np.asarray(predictions)
-    return float(np.mean(p[:, 1:] != p[:, :-1]))
+    if reference not in FP_REFERENCES:
+        raise ValueError(f"flip_probability reference={reference!r}: expected one of {', '.join(FP_REFERENCES)}")
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"flip_probability predictions of shape {p.shape}: expected [sequences, frames >= 2]")
+    before = p[:, :1] if reference == "first" else p[:, :-1]
+    return float(np.mean(p[:, 1:] != before))
 
 
 def sequence_predictions(model, sequences, batch_size=256):
@@ -50,5 +81,5 @@ def sequence_predictions(model, sequences, batch_size=256):
 
 def fr_scores(fp, base_fp, names):
     """FR per perturbation (in %) and mFR."""
-    fr = {name: 100.0 * fp[name] / base_fp[name] if base_fp[name] > 0 else float("nan") for name in names}
-    return {"FR": fr, "mFR": float(np.nanmean([fr[n] for n in names]))}
+    fr = {name: _ratio(fp[name], base_fp[name]) for name in names}
+    return {"FR": fr, "mFR": _defined_mean(fr, names), "undefined_FR": [n for n in names if not np.isfinite(fr[n])]}

@@ -58,14 +58,22 @@ def test_corruption_and_perturbation_suites_score_the_baseline_100(digits_models
     corruption_suite(ctx)
     perturbation_suite(ctx)
     data = report.to_dict()
-    ce = next(m for m in data["matrices"] if m["name"] == "corruption_CE")
-    assert ce["rows"] == ["plain", "pni"] and ce["cols"][-1] == "mCE"
-    assert ce["values"][0][-1] == 100.0 or abs(ce["values"][0][-1] - 100.0) < 1e-9  # baseline by construction
-    assert len(ce["cols"]) == 16 and all(np.isfinite(v) for v in ce["values"][1][:-1])
-    rel = next(m for m in data["matrices"] if m["name"] == "corruption_relative_CE")
-    assert rel["cols"][-1] == "mrelative_CE"
+    from eval.corruptions import BENCHMARK
     errors = next(m for m in data["matrices"] if m["name"] == "corruption_error" and m["model"] == "plain")
     assert len(errors["rows"]) == 19 and all(len(r) == 5 for r in errors["values"])
+    # Which corruptions the baseline never gets wrong depends on the weights a short training reaches on
+    # this CPU: those columns are undefined (0 / 0), left out and named; the rest must be there.
+    base_errors = dict(zip(errors["rows"], errors["values"]))
+    undefined = [n for n in BENCHMARK if sum(base_errors[n]) == 0]
+    ce = next(m for m in data["matrices"] if m["name"] == "corruption_CE")
+    assert ce["rows"] == ["plain", "pni"] and ce["cols"] == ([n for n in BENCHMARK if n not in undefined]
+                                                          + (["mCE"] if len(undefined) < len(BENCHMARK) else []))
+    assert all(name in ce["col_label"] for name in undefined)
+    if len(undefined) < len(BENCHMARK):
+        np.testing.assert_allclose(ce["values"][0], 100.0)  # the baseline scores 100 wherever CE is defined
+        assert all(np.isfinite(v) and v >= 0 for v in ce["values"][1])
+    rel = next(m for m in data["matrices"] if m["name"] == "corruption_relative_CE")
+    assert all(np.isfinite(v) for row in rel["values"] for v in row)
     fr = next(m for m in data["matrices"] if m["name"] == "flip_rate")
     assert fr["cols"][-1] == "mFR"
     np.testing.assert_allclose(fr["values"][0], 100.0)  # the baseline's FR is 100 wherever it is defined

@@ -34,6 +34,22 @@ def test_mce_of_a_constant_model_matches_the_hand_computation():
     assert own["mCE"] == pytest.approx(100.0) and own["relative_mCE"] == pytest.approx(100.0)  # baseline = 100
 
 
+def test_a_corruption_the_baseline_never_gets_wrong_is_undefined_and_left_out_of_mce():
+    """CE_c = sum E / sum E_base is undefined for sum E_base = 0: NaN and named, never scored 0 (or inf)."""
+    base = {"fog": [0.0] * 5, "gaussian_noise": [0.2, 0.3, 0.4, 0.5, 0.6]}
+    errors = {"fog": [0.1] * 5, "gaussian_noise": [0.1, 0.2, 0.3, 0.4, 0.5]}
+    scores = corruption.ce_scores(errors, 0.0, base, 0.0, ["gaussian_noise", "fog"])
+    assert np.isnan(scores["CE"]["fog"]) and np.isnan(scores["relative_CE"]["fog"])
+    assert scores["undefined_CE"] == ["fog"] and scores["undefined_relative_CE"] == ["fog"]
+    assert scores["mCE"] == pytest.approx(100 * 1.5 / 2.0)  # the mean of the defined CE only
+    own = corruption.ce_scores(base, 0.0, base, 0.0, ["gaussian_noise", "fog"])
+    assert own["mCE"] == pytest.approx(100.0)  # the baseline still scores 100 over what is defined
+    none = corruption.ce_scores(errors, 0.0, {"fog": [0.0] * 5}, 0.0, ["fog"])
+    assert np.isnan(none["mCE"])
+    fr = corruption.fr_scores({"rotate": 0.1, "blur": 0.1}, {"rotate": 0.0, "blur": 0.05}, ["rotate", "blur"])
+    assert np.isnan(fr["FR"]["rotate"]) and fr["undefined_FR"] == ["rotate"] and fr["mFR"] == pytest.approx(200.0)
+
+
 def test_flip_rate_of_an_invariant_model_is_zero_and_of_a_flipper_is_known():
     sequences = np.random.default_rng(0).uniform(size=(4, 31, 2, 2, 3)).astype(np.float32)
     assert corruption.flip_probability(corruption.sequence_predictions(Constant(3), sequences)) == 0.0
