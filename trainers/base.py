@@ -12,6 +12,12 @@ alphas (PNI sec. 3.1: "there is no weight decay term on the alpha").
 Training phases (adversarial training starting after some clean epochs; ANP's three phases) are a
 Python value per epoch: ``PhaseScheduler`` sets it at the start of an epoch and re-traces the train
 function when it changes, so each phase runs a fixed, unrolled graph.
+
+The training adversary (PGD of PAT, PNI and RobustNet Adv.; Step-LL of NAT and EAT) sees the model
+as the official PNI code's ``Attack.pgd`` does: ``model.eval()``, i.e. batch norm with its moving
+statistics, while every noise source stays exactly as in a training call (PNI eq. 12: the noise is
+on). ``--attack_bn=train`` gives the other choice: batch statistics of the attacked batch, with the
+moving statistics restored afterwards.
 """
 import contextlib
 
@@ -20,7 +26,7 @@ import tensorflow as tf
 
 from zoo import adversarial
 from zoo.layers import inject_noise
-from zoo.noise_control import no_noise
+from zoo.noise_control import no_noise, zoo_layers
 
 TRAINERS = {}
 
@@ -48,12 +54,31 @@ def xent(labels, logits):
 
 
 @contextlib.contextmanager
-def frozen_batch_norm(model):
-    """Batch norm in training mode without moving-statistics updates for the block.
+def training_noise(model):
+    """Within the block, a ``training=False`` call draws exactly the noise a ``training=True`` call draws.
 
-    The official PNI code crafts x_adv on a deep copy of the model in train mode: the attack sees
-    batch statistics, and the real model's running statistics are not touched. Here the moving
-    statistics are read before the block and written back after it.
+    Noise layers decide at trace time from ``training`` and their ``inference_noise`` switch; here each
+    random layer's ``inference_noise`` is set to what it does in training (PNI, RobustNet noise: on;
+    ParamNet with ``train_noise=False`` or a layer under ``zoo.no_noise``: off) and restored after.
+    """
+    layers = [layer for layer in zoo_layers(model) if layer.is_random]
+    saved = [layer.inference_noise for layer in layers]
+    for layer in layers:
+        layer.inference_noise = bool(layer.noise_active(True))
+    try:
+        yield model
+    finally:
+        for layer, state in zip(layers, saved):
+            layer.inference_noise = state
+
+
+@contextlib.contextmanager
+def frozen_batch_norm(model):
+    """Batch norm in training mode without moving-statistics updates for the block (``--attack_bn=train``).
+
+    The moving statistics are read before the block and written back after it, so an attack on batch
+    statistics leaves the model's running statistics untouched. (The official PNI code instead
+    attacks in ``model.eval()`` mode, this project's default ``--attack_bn=eval``.)
     """
     bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [(v, tf.identity(v)) for layer in bns for v in (layer.moving_mean, layer.moving_variance)]
@@ -105,27 +130,42 @@ class Trainer(keras.Model):
         return self.net(x, training=training)
 
     def attack_fn(self, noise=True):
-        """The model as the training adversary sees it: training mode (batch statistics), noise on."""
+        """The model as the training adversary sees it (see the module doc).
+
+        ``--attack_bn=eval`` (default): ``training=False``, so batch norm uses its moving statistics
+        (the official PNI code's ``model.eval()`` in ``Attack.pgd``), with the noise as in training.
+        ``--attack_bn=train``: ``training=True`` (batch statistics). ``noise=False`` turns every noise
+        source off (PNI Table 1, "without PNI in x_adv generation").
+        """
+        train_bn = self.config.attack_bn == "train"
 
         def model_fn(z):
-            if noise:
-                return self.net(z, training=True)
-            with no_noise(self.net):
-                return self.net(z, training=True)
+            with no_noise(self.net) if not noise else contextlib.nullcontext():
+                if train_bn:
+                    return self.net(z, training=True)
+                with training_noise(self.net):
+                    return self.net(z, training=False)
 
         return model_fn
 
-    def craft(self, attack, *args, **kwargs):
-        """Run an attack from ``zoo.adversarial`` without touching the real batch-norm statistics.
-
-        The outer training tape stops recording meanwhile: x_adv enters the loss as a constant.
-        """
+    @contextlib.contextmanager
+    def crafting(self):
+        """Context of any training adversary: the outer training tape paused (x_adv enters the loss as a
+        constant) and, with ``--attack_bn=train``, the batch-norm moving statistics restored afterwards."""
         tape = getattr(self, "_active_tape", None)
         paused = tape.stop_recording() if tape is not None else contextlib.nullcontext()
-        with paused, frozen_batch_norm(self.net):
+        frozen = frozen_batch_norm(self.net) if self.config.attack_bn == "train" else contextlib.nullcontext()
+        with paused, frozen:
+            yield
+
+    def craft(self, attack, *args, **kwargs):
+        """Run an attack from ``zoo.adversarial`` inside ``crafting()``."""
+        with self.crafting():
             return getattr(adversarial, attack)(*args, **kwargs)
 
     def pgd(self, x, labels, noise=True):
+        """PGD-k L-inf with random start on ``attack_fn(noise)`` (Madry et al.; PNI eq. 12): eps 8/255, step
+        0.01, 7 steps by default (Study sec. 3.7; the official PNI code's ``pgd(k=7, a=0.01)``)."""
         c = self.config
         return self.craft("pgd_linf", self.attack_fn(noise), x, labels, c.eps, c.step_size, c.steps,
                           random_start=c.random_start)

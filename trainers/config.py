@@ -31,6 +31,11 @@ class TrainConfig:
     sigma_inner: float = 0.1
     anp_layers: int = 0
     channel: str = None
+    paramnet: float = 0.0
+    paramnet_train_noise: bool = True
+    fft_layers: str = None
+    fft_fraction: float = 0.5
+    hidden_noise: float = 0.0
     # data
     dataset: str = "digits"
     data_dir: str = None
@@ -39,6 +44,8 @@ class TrainConfig:
     num_train_examples: int = None
     num_eval_examples: int = None
     augment: bool = True
+    preprocess: str = None  # "cifar" | "imagenet"; None: the dataset's (zoo.data.info(...).preprocess)
+    image_size: int = None  # "imagenet" geometry: output side (None: 224)
     batch_size: int = 128
     # optimisation (PyTorch-style SGD: momentum, optional Nesterov, coupled L2 weight decay)
     epochs: int = 160
@@ -48,11 +55,13 @@ class TrainConfig:
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4
-    # adversary used in training
+    # adversary used in training: PGD-7, eps 8/255, step 0.01 = 2.55/255, random start (Study sec. 3.7;
+    # the official PNI code's pgd(k=7, a=0.01)), crafted with batch norm in inference mode (model.eval())
     eps: float = 8 / 255
-    step_size: float = 2 / 255
+    step_size: float = 0.01
     steps: int = 7
     random_start: bool = True
+    attack_bn: str = "eval"
     adv_ratio: float = 1.0
     adv_start_epoch: int = 0
     adversarial: bool = False
@@ -64,6 +73,7 @@ class TrainConfig:
     anp_clean_epochs: int = 40
     anp_phases: tuple = (AnpPhase(1.0, 1.0, 3, 50), AnpPhase(0.3, 0.3, 5, 50))
     # baselines
+    train_input_noise: float = 0.0
     nat_eps_std: float = 8 / 255
     eat_holdout: tuple = ()
     lat_eps: float = 0.1
@@ -86,6 +96,8 @@ class TrainConfig:
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+ATTACK_BN = ("eval", "train")
+INPUT_NOISE_METHODS = ("paramnet", "vanilla")
 
 
 def _require(ok, flag, value, expected):
@@ -116,6 +128,21 @@ def validate(config, known_models, known_methods):
     _require(c.strategy in STRATEGIES, "strategy", c.strategy, "one of " + ", ".join(STRATEGIES))
     _require(c.sigma_init >= 0 and c.sigma_inner >= 0, "sigma_init/--sigma_inner",
              f"{c.sigma_init}/{c.sigma_inner}", "values >= 0")
+    _require(c.attack_bn in ATTACK_BN, "attack_bn", c.attack_bn, "one of " + ", ".join(ATTACK_BN))
+    _require(c.paramnet >= 0, "paramnet", c.paramnet, "a noise scale >= 0 (std of the weight noise / std(w))")
+    _require(not (c.paramnet and c.pni), "paramnet", c.paramnet,
+             f"0 with --pni={c.pni} (one weight-noise variant: ParamNet or PNI, not both)")
+    _require(0 < c.fft_fraction <= 1, "fft_fraction", c.fft_fraction, "the kept fraction of the spectrum in (0, 1]")
+    _require(c.hidden_noise >= 0, "hidden_noise", c.hidden_noise, "a standard deviation >= 0")
+    from zoo.models.builder import parse_fft_layers
+    try:
+        parse_fft_layers(c.fft_layers)
+    except ZooError:
+        _require(False, "fft_layers", c.fft_layers, "input, all, or comma-separated conv indices (0 = first conv)")
+    _require(c.train_input_noise >= 0, "train_input_noise", c.train_input_noise, "a standard deviation >= 0")
+    _require(not c.train_input_noise or c.method in INPUT_NOISE_METHODS, "train_input_noise", c.train_input_noise,
+             f"0 for method {c.method} (training-input noise is a clean-training augmentation: "
+             f"{', '.join(INPUT_NOISE_METHODS)})")
     _require(c.nat_eps_std > 0, "nat_eps_std", c.nat_eps_std, "a value > 0")
     _require(c.lat_eps >= 0, "lat_eps", c.lat_eps, "a value >= 0")
     if c.method == "anp":

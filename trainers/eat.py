@@ -33,16 +33,24 @@ class EATTrainer(NATTrainer):
         super().__init__(net, config, **kwargs)
         object.__setattr__(self, "holdouts", tuple(load_holdout(p) for p in config.eat_holdout))
 
+    def sources(self):
+        """The candidate sources of x_adv: index 0 the model being trained, then the hold-outs in flag order."""
+        return [self.attack_fn()] + list(self.holdouts)
+
+    def adversarial_examples(self, x, return_source=False):
+        """Step-LL examples from a source drawn uniformly per mini-batch (Tramer et al. 2018; ANP "EAT")."""
+        eps = self.sample_eps(tf.shape(x)[0])
+        branches = [lambda fn=fn: adversarial.step_ll(fn, x, eps) for fn in self.sources()]
+        pick = tf.random.uniform([], 0, len(branches), dtype=tf.int32)
+        with self.crafting():
+            x_adv = tf.stop_gradient(tf.switch_case(pick, branches))
+        return (x_adv, pick) if return_source else x_adv
+
     def objective(self, x, y):
         clean_logits = self.net(x, training=True)
         if not self.phase:
             return xent(y, clean_logits), clean_logits, None
-        eps = self.sample_eps(tf.shape(x)[0])
-        sources = [self.attack_fn()] + list(self.holdouts)
-        branches = [lambda fn=fn: adversarial.step_ll(fn, x, eps) for fn in sources]
-        pick = tf.random.uniform([], 0, len(branches), dtype=tf.int32)
-        with self._active_tape.stop_recording():
-            x_adv = tf.stop_gradient(tf.switch_case(pick, branches))
+        x_adv = self.adversarial_examples(x)
         adv_logits = self.net(x_adv, training=True)
         return 0.5 * xent(y, clean_logits) + 0.5 * xent(y, adv_logits), clean_logits, adv_logits
 

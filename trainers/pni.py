@@ -2,7 +2,8 @@
 
 * PNI-W by default (``--pni`` picks any placement of Table 2);
 * x_adv by PGD with the noise active (eq. 12; Table 1 shows training fails without it;
-  ``--nopni_attack_noise`` reproduces that ablation);
+  ``--nopni_attack_noise`` reproduces that ablation), batch norm in inference mode as the official
+  code's ``Attack.pgd`` (``model.eval()``), PGD-7 step 0.01;
 * x_adv crafted against the model's own prediction, not the label (sec. 3.1, no label leaking);
 * ensemble loss L' = w_c * L(x) + w_a * L(x_adv), 0.5 / 0.5 by default (eq. 11);
 * SGD momentum with weight decay that excludes alpha (sec. 3.1), alphas logged every epoch.

@@ -2,7 +2,10 @@
 
 Fixed Gaussian noise layers before every convolution: sigma_init (0.2 for CIFAR-10) before the
 first, sigma_inner (0.1) before the rest, active in training and inference. With ``--adversarial``
-the model is also trained with PGD-7 (Madry et al.), the study's proposed RobustNet Adv.
+the model is also trained with PGD-7 (Madry et al.; eps 8/255, step 0.01), the study's proposed
+RobustNet Adv., for which the study keeps "the same sigma = 0.1 for all the noisy layers" on CIFAR-10
+(``configs/robustnet_adv_resnet20_cifar10.cfg`` sets ``--sigma_init=0.1``). The noise stays on while
+x_adv is crafted.
 """
 from trainers.base import AdversarialTrainer, register
 

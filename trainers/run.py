@@ -15,7 +15,7 @@ import time
 
 from absl import flags
 
-from trainers import anp, eat, lat, nat, pgd, pni, robustnet, vanilla  # noqa: F401  (registration)
+from trainers import anp, eat, lat, nat, paramnet, pgd, pni, robustnet, vanilla  # noqa: F401  (registration)
 from trainers.base import TRAINERS
 from trainers.callbacks import AlphaLogger, NonFiniteGuard, PhaseScheduler, TrainingDiverged, alpha_values
 from trainers.config import STRATEGIES, AnpPhase, TrainConfig, validate
@@ -39,13 +39,24 @@ def define_flags():
     f("sigma_inner", _D.sigma_inner, "RobustNet noise std before the other convs")
     i("anp_layers", _D.anp_layers, "ANP/LAT: noise registers on the first m hidden layers (top-m)")
     s("channel", _D.channel, "input channel spec, e.g. color_depth:bits=4 or fft_compress:fraction=0.7")
-    s("dataset", _D.dataset, "digits | cifar10 | svhn_cropped | mnist | a TFDS prepared-dataset directory")
+    f("paramnet", _D.paramnet, "ParamNet: fixed weight noise of std sigma * std(w) on every conv/dense (Study 3.6)")
+    b("paramnet_train_noise", _D.paramnet_train_noise, "ParamNet: noise in training too (off: inference only)")
+    s("fft_layers", _D.fft_layers, "band-limited convs: FFTCompress before 'input' (first conv), 'all', or "
+      "conv indices '0,3,5' (Study App. E.1.1)")
+    f("fft_fraction", _D.fft_fraction, "band-limited convs: kept fraction of each spectrum (1 - compression rate)")
+    f("hidden_noise", _D.hidden_noise, "Gaussian noise std on every hidden layer's pre-activation (ANP baseline)")
+    s("dataset", _D.dataset, "digits | cifar10 | svhn_cropped | mnist | imagenet2012 | imagenette | a TFDS "
+                                "prepared-dataset directory")
     s("data_dir", _D.data_dir, "TFDS data_dir for named datasets")
     s("train_split", _D.train_split, "training split (TFDS slicing allowed, e.g. train[:500])")
     s("eval_split", _D.eval_split, "evaluation split")
     i("num_train_examples", _D.num_train_examples, "use only the first N training examples")
     i("num_eval_examples", _D.num_eval_examples, "use only the first N evaluation examples")
-    b("augment", _D.augment, "CIFAR augmentation: pad 4 + random crop + horizontal flip")
+    b("augment", _D.augment, "training augmentation: cifar = pad 4 + random crop + flip; imagenet = "
+                             "random-resized crop + flip")
+    s("preprocess", _D.preprocess, "cifar | imagenet (train: random-resized crop; eval: resize 256, centre "
+                                   "crop 224); default: imagenet for datasets of varied image sizes")
+    i("image_size", _D.image_size, "imagenet geometry: output side (default 224)")
     i("batch_size", _D.batch_size, "global batch size")
     i("epochs", _D.epochs, "number of epochs")
     f("lr", _D.lr, "initial learning rate")
@@ -55,9 +66,11 @@ def define_flags():
     b("nesterov", _D.nesterov, "Nesterov momentum (the PNI code uses it)")
     f("weight_decay", _D.weight_decay, "coupled L2 weight decay, never applied to PNI alphas")
     f("eps", _D.eps, "L-inf budget of the training adversary, pixel scale (8/255 = 0.0314)")
-    f("step_size", _D.step_size, "PGD step size (2/255 = 0.0078)")
+    f("step_size", _D.step_size, "PGD step size (0.01 = 2.55/255, Study sec. 3.7 and the PNI code; ANP: 2/255)")
     i("steps", _D.steps, "PGD steps k")
     b("random_start", _D.random_start, "PGD random start")
+    s("attack_bn", _D.attack_bn, "batch norm while crafting training adversaries: eval (moving statistics, as "
+      "the PNI code's model.eval()) | train (batch statistics, moving statistics left untouched)")
     f("adv_ratio", _D.adv_ratio, "pgd/robustnet: weight r of L(x_adv) in (1-r)L(x) + rL(x_adv)")
     i("adv_start_epoch", _D.adv_start_epoch, "clean epochs before adversarial training starts")
     b("adversarial", _D.adversarial, "robustnet: add PGD adversarial training (RobustNet Adv.)")
@@ -69,6 +82,8 @@ def define_flags():
     lst("anp_eps", [str(p.eps) for p in _D.anp_phases], "ANP: eps of each phase")
     lst("anp_k", [str(p.k) for p in _D.anp_phases], "ANP: progressive steps k of each phase")
     lst("anp_phase_epochs", [str(p.epochs) for p in _D.anp_phases], "ANP: epochs of each phase")
+    f("train_input_noise", _D.train_input_noise, "vanilla/paramnet: std of Gaussian noise added to training "
+      "images (pixel scale, training only; ANP's input-noise baseline)")
     f("nat_eps_std", _D.nat_eps_std, "NAT: std of the per-example eps (truncated at 2 std)")
     lst("eat_holdout", [], "EAT: SavedModel directories of static hold-out models")
     f("lat_eps", _D.lat_eps, "LAT: hidden-layer noise magnitude")
@@ -126,8 +141,10 @@ def build(config, strategy=None):
 
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
-    info = data.info(config.dataset, data_dir=config.data_dir)
-    common = dict(batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed)
+    info = data.info(config.dataset, data_dir=config.data_dir, preprocess=config.preprocess,
+                     image_size=config.image_size)
+    common = dict(batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed,
+                  preprocess=config.preprocess, image_size=config.image_size)
     train_ds = data.load(config.dataset, config.train_split, augment=config.augment,
                          num_examples=config.num_train_examples, **common)
     eval_ds = data.load(config.dataset, config.eval_split, num_examples=config.num_eval_examples, **common)

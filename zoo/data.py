@@ -4,10 +4,17 @@ Three sources, chosen by the ``dataset`` string:
 
 * ``"digits"``: scikit-learn's bundled 8x8 digits (``sklearn.datasets.load_digits``), the offline
   default. Split in file order: "train" = first 1437 examples, "test" = last 360 (80/20).
-* a TFDS name from ``TFDS_NAMES`` (``tfds.load``; downloads on first use, needs network).
+* a TFDS name from ``TFDS_NAMES`` (``tfds.load``; downloads on first use, needs network; ImageNet needs
+  its archives put in TFDS' manual_dir by hand).
 * a TFDS prepared-dataset directory (``tfds.builder_from_directory``), either the version directory
   holding ``dataset_info.json`` or its parent (highest version wins), e.g. the offline CIFAR-10 copy
   ``../shared/data/cifar10_jpeg/1.0.0``.
+
+Two geometries (``preprocess``), the default chosen by the dataset's stored image shape:
+
+* ``"cifar"`` (images of one fixed size): the stored size; ``augment`` = pad 4, random crop, flip.
+* ``"imagenet"`` (images of varying size, e.g. ``imagenet2012``, ``imagenette``): train (``augment``) =
+  random-resized crop to ``image_size`` (224) + flip; eval = shorter side to 256, centre 224 crop.
 
 Images reach the model in [0,1]; normalisation is the model's first layer (PNI sec. 4.1), which is
 why ``info()`` reports per-channel mean/std instead of applying them here.
@@ -23,7 +30,9 @@ import tensorflow as tf
 from zoo.errors import ZooError, choice_error
 
 DIGITS = "digits"
-TFDS_NAMES = ("cifar10", "svhn_cropped", "mnist")
+TFDS_NAMES = ("cifar10", "svhn_cropped", "mnist", "imagenet2012", "imagenette", "imagenette/320px-v2",
+              "imagenette/160px-v2")
+PREPROCESSING = ("cifar", "imagenet")
 
 # Published per-channel statistics of the training sets, on [0,1] pixels.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -32,6 +41,8 @@ SVHN_MEAN = (0.4377, 0.4438, 0.4728)
 SVHN_STD = (0.1980, 0.2010, 0.1970)
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # What info() knows about TFDS names without downloading anything.
 _TFDS_TABLE = {
@@ -41,12 +52,23 @@ _TFDS_TABLE = {
                          splits={"train": 73257, "test": 26032, "extra": 531131}, mean=SVHN_MEAN, std=SVHN_STD),
     "mnist": dict(num_classes=10, input_shape=(28, 28, 1), splits={"train": 60000, "test": 10000},
                   mean=MNIST_MEAN, std=MNIST_STD),
+    # Stored at their original, varying sizes (input_shape = stored shape; None = varies). The ImageNet test
+    # split has no labels (all -1), so it is not offered.
+    "imagenet2012": dict(num_classes=1000, input_shape=(None, None, 3),
+                         splits={"train": 1281167, "validation": 50000}, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+    **{name: dict(num_classes=10, input_shape=(None, None, 3), splits={"train": 9469, "validation": 3925},
+                  mean=IMAGENET_MEAN, std=IMAGENET_STD)  # imagenette v2 configs: the 70/30 split of Dec 2019
+       for name in ("imagenette", "imagenette/320px-v2", "imagenette/160px-v2")},
 }
 
 _DIGITS_TRAIN = 1437  # first 1437 of 1797 = 80 %, the rest (360) is "test"
 _DIGITS_SCALE = 16.0  # load_digits pixel values are 0..16
 _SHUFFLE_BUFFER = 10000
 _PAD = 4  # CIFAR augmentation: 4 zero pixels on each side, then a random crop back to HxW
+IMAGE_SIZE = 224  # ImageNet pipeline: output side
+RRC_SCALE = (0.08, 1.0)  # random-resized crop: area fraction (Szegedy et al. 2015; torchvision)
+RRC_RATIO = (3 / 4, 4 / 3)  # random-resized crop: aspect ratio w/h, sampled log-uniformly
+RRC_ATTEMPTS = 10
 _SPLIT_RE = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(?:\[(.*)\])?\s*$")
 _BOUND_RE = re.compile(r"^\s*(-?\d+)\s*(%?)\s*$")
 
@@ -61,6 +83,7 @@ class DatasetInfo:
     splits: dict  # split name -> number of examples
     mean: tuple  # per channel, on [0,1] pixels
     std: tuple
+    preprocess: str = "cifar"  # the geometry load() uses by default ("imagenet": input_shape = image_size^2)
 
 
 # --------------------------------------------------------------------------------------------- usage checks
@@ -214,6 +237,46 @@ def _image_label_keys(builder):
                    f"(features: {', '.join(sorted(features.keys()))})")
 
 
+def _image_shape(builder, image_key):
+    """Stored (H, W, C) of a prepared dataset's images; H and W may be None (sizes vary), C may not."""
+    shape = tuple(builder.info.features[image_key].shape)
+    if len(shape) != 3 or shape[-1] is None:
+        raise ZooError(f"dataset {builder.info.name!r} has images of shape {shape}: expected (H, W, C) with a "
+                       "known number of channels C")
+    return shape
+
+
+def _stored_shape(dataset, data_dir=None):
+    """The stored image shape of ``dataset`` (None where sizes vary), without reading any example."""
+    kind, value = _kind(dataset)
+    if kind == DIGITS:
+        return tuple(_digits_arrays()[0].shape[1:])
+    if kind == "tfds":
+        return _TFDS_TABLE[value]["input_shape"]
+    builder = _builder(value)
+    return _image_shape(builder, _image_label_keys(builder)[0])
+
+
+def resolve_preprocess(dataset, stored_shape, preprocess=None, image_size=None):
+    """(preprocess, image_size, output (H, W, C)) after defaults: "imagenet" when the stored sizes vary, else
+    "cifar"; image_size (default 224) belongs to "imagenet" only. ZooError names a bad value."""
+    varies = any(d is None for d in stored_shape[:2])
+    if preprocess is None:
+        preprocess = "imagenet" if varies else "cifar"
+    if preprocess not in PREPROCESSING:
+        raise choice_error("preprocess", preprocess, PREPROCESSING)
+    if preprocess == "cifar":
+        if varies:
+            raise ZooError(f"preprocess='cifar' needs images of one size, but dataset {dataset!r} stores images of "
+                           f"shape {tuple(stored_shape)}: use preprocess='imagenet'")
+        if image_size is not None:
+            raise ZooError(f"image_size={image_size!r} applies to preprocess='imagenet' only: preprocess='cifar' keeps "
+                           f"the stored {stored_shape[0]}x{stored_shape[1]} images of dataset {dataset!r}")
+        return preprocess, None, tuple(int(d) for d in stored_shape)
+    image_size = _check_int("image_size", IMAGE_SIZE if image_size is None else image_size, 1)
+    return preprocess, image_size, (image_size, image_size, int(stored_shape[-1]))
+
+
 def _read_config(shuffle_files, seed):
     tfds = _tfds()
     if shuffle_files:
@@ -223,8 +286,16 @@ def _read_config(shuffle_files, seed):
     return tfds.ReadConfig(interleave_cycle_length=1, try_autocache=False)
 
 
-def _open(dataset, split, data_dir, shuffle_files, seed):
-    """(tf.data of (uint8 image [H,W,C], integer label), pixel scale, (H,W,C))."""
+def _manual_download_error(value, err):
+    return ZooError(f"dataset {value!r} is not prepared and TFDS cannot download it: put its archives in the "
+                    f"TFDS manual_dir (<data_dir>/downloads/manual; imagenet2012: ILSVRC2012_img_train.tar and "
+                    f"ILSVRC2012_img_val.tar) or pass a prepared-dataset directory ({str(err).split('. ')[0]})")
+
+
+def _open(dataset, split, data_dir, shuffle_files, seed, skip_decoding=False):
+    """(tf.data of (uint8 image [H,W,C], integer label), pixel scale, stored (H,W,C), None where it varies).
+
+    skip_decoding: TFDS images stay encoded (string tensors; decoded after shuffling, see ``load``)."""
     kind, value = _kind(dataset)
     if kind == DIGITS:
         images, labels = _digits_arrays()
@@ -234,28 +305,33 @@ def _open(dataset, split, data_dir, shuffle_files, seed):
     if kind == "tfds":
         _check_split(split, value, _TFDS_TABLE[value]["splits"])
         tfds = _tfds()
+        decoders = {"image": tfds.decode.SkipDecoding()} if skip_decoding else None
         try:
             ds = tfds.load(value, split=split, as_supervised=True, data_dir=data_dir, shuffle_files=shuffle_files,
-                           read_config=_read_config(shuffle_files, seed))
+                           read_config=_read_config(shuffle_files, seed), decoders=decoders)
         except ModuleNotFoundError as e:  # tensorflow/datasets#11212: undeclared dependency on Python >= 3.9
             if e.name != "importlib_resources":
                 raise
             raise ZooError(f"tensorflow-datasets needs the package importlib_resources to prepare {value!r} "
                            "(tensorflow/datasets#11212): pip install importlib_resources") from e
+        except AssertionError as e:  # ImageNet: TFDS asserts that the manual_dir holds the archives
+            if "manual" not in str(e).lower():
+                raise
+            raise _manual_download_error(value, e) from e
         return ds, 255.0, _TFDS_TABLE[value]["input_shape"]
     builder = _builder(value)
     _check_split(split, builder.info.name, builder.info.splits.keys())
     image_key, label_key = _image_label_keys(builder)
-    shape = tuple(builder.info.features[image_key].shape)
-    if len(shape) != 3 or any(d is None for d in shape):
-        raise ZooError(f"dataset {builder.info.name!r} has images of shape {shape}: expected a fixed (H, W, C)")
+    shape = _image_shape(builder, image_key)
     if builder.info.disable_shuffling:  # an ordered dataset: TFDS refuses shuffle_files=True for it
         shuffle_files = False
+    decoders = {image_key: _tfds().decode.SkipDecoding()} if skip_decoding else None
     if builder.info.supervised_keys == (image_key, label_key):
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=shuffle_files,
-                                read_config=_read_config(shuffle_files, seed))
+                                read_config=_read_config(shuffle_files, seed), decoders=decoders)
     else:
-        ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=_read_config(shuffle_files, seed))
+        ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=_read_config(shuffle_files, seed),
+                                decoders=decoders)
         ds = ds.map(lambda ex: (ex[image_key], ex[label_key]), num_parallel_calls=tf.data.AUTOTUNE)
     return ds, 255.0, shape
 
@@ -275,17 +351,98 @@ def augment_image(image, seed):
     return tf.ensure_shape(flipped, (height, width, channels))
 
 
+def random_resized_crop_box(height, width, seed, scale=RRC_SCALE, ratio=RRC_RATIO, attempts=RRC_ATTEMPTS):
+    """(top, left, crop_height, crop_width), int32 scalars: the Inception crop (Szegedy et al. 2015) as
+    torchvision's ``RandomResizedCrop.get_params`` draws it. Up to ``attempts`` tries of an area fraction
+    ~ U(scale) and an aspect ratio w/h ~ exp(U(log ratio)); sides rounded; the first try that fits wins, at
+    a uniform position. If none fits, the centre crop of the whole image with its aspect ratio clamped to
+    ``ratio``. Stateless: ``seed`` (integer tensor [2]) fixes the box."""
+    height, width = tf.cast(height, tf.int32), tf.cast(width, tf.int32)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    h, w = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+    area = h * w * tf.random.stateless_uniform([attempts], seeds[0], scale[0], scale[1], dtype=tf.float64)
+    aspect = tf.exp(tf.random.stateless_uniform([attempts], seeds[1], np.log(ratio[0]), np.log(ratio[1]),
+                                                dtype=tf.float64))
+    crop_w = tf.cast(tf.round(tf.sqrt(area * aspect)), tf.int32)
+    crop_h = tf.cast(tf.round(tf.sqrt(area / aspect)), tf.int32)
+    fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
+    first = tf.reduce_min(tf.where(fits, tf.range(attempts), attempts))
+
+    def sampled():
+        ch, cw = crop_h[first], crop_w[first]
+        top = tf.random.stateless_uniform([], seeds[2], 0, height - ch + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform([], seeds[3], 0, width - cw + 1, dtype=tf.int32)
+        return top, left, ch, cw
+
+    def centre():
+        in_ratio = w / h
+        lo, hi = min(ratio), max(ratio)
+        ch = tf.where(in_ratio < lo, tf.cast(tf.round(w / lo), tf.int32), height)
+        cw = tf.where(in_ratio > hi, tf.cast(tf.round(h * hi), tf.int32), width)
+        return (height - ch) // 2, (width - cw) // 2, ch, cw
+
+    return tf.cond(first < attempts, sampled, centre)
+
+
+def _resize(image, height, width):
+    """Bilinear, antialiased (like PIL and torchvision); the image itself (as float32) when already that size."""
+    shape = tf.shape(image)
+    same = tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
+    return tf.cond(same, lambda: tf.cast(image, tf.float32),
+                   lambda: tf.image.resize(image, tf.stack([height, width]), method="bilinear", antialias=True))
+
+
+def imagenet_train_image(image, seed, image_size=IMAGE_SIZE, scale=255.0):
+    """ImageNet training augmentation (torchvision's ``RandomResizedCrop(image_size)`` + ``RandomHorizontalFlip``):
+    an Inception crop (``random_resized_crop_box``: area 8-100%, aspect 3/4-4/3) resized to image_size^2, then
+    a left-right flip with probability 1/2. image [H,W,C] of any size, values in [0, scale] -> float32
+    [image_size, image_size, C] in [0,1]. Stateless: ``seed`` (integer tensor [2]) fixes the result."""
+    box_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2))
+    shape = tf.shape(image)
+    top, left, crop_h, crop_w = random_resized_crop_box(shape[0], shape[1], box_seed)
+    crop = tf.slice(image, tf.stack([top, left, 0]), tf.stack([crop_h, crop_w, -1]))
+    out = tf.clip_by_value(_resize(crop, image_size, image_size) / scale, 0.0, 1.0)
+    out = tf.image.stateless_random_flip_left_right(out, seed=flip_seed)
+    return tf.ensure_shape(out, (image_size, image_size, image.shape[-1]))
+
+
+def imagenet_eval_image(image, image_size=IMAGE_SIZE, resize_size=None, scale=255.0):
+    """ImageNet evaluation geometry (torchvision's ``Resize(256)`` + ``CenterCrop(224)``): the shorter side
+    resized to ``resize_size`` (default image_size * 8/7: 256 for 224; the longer side to
+    int(resize_size * long / short)), then the centre image_size^2 crop at offsets round((H - S) / 2) (round
+    half to even, like Python's ``round`` in torchvision). -> float32 [image_size, image_size, C] in [0,1]."""
+    resize_size = image_size * 8 // 7 if resize_size is None else int(resize_size)
+    if resize_size < image_size:
+        raise ZooError(f"resize_size={resize_size}: expected >= image_size={image_size} (the crop must fit)")
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    short, long = tf.minimum(height, width), tf.maximum(height, width)
+    new_long = resize_size * long // short
+    new_h = tf.where(height <= width, resize_size, new_long)
+    new_w = tf.where(height <= width, new_long, resize_size)
+    resized = _resize(image, new_h, new_w)
+    top = tf.cast(tf.round(tf.cast(new_h - image_size, tf.float64) / 2), tf.int32)
+    left = tf.cast(tf.round(tf.cast(new_w - image_size, tf.float64) / 2), tf.int32)
+    crop = tf.slice(resized, tf.stack([top, left, 0]), [image_size, image_size, -1])
+    out = tf.clip_by_value(crop / scale, 0.0, 1.0)
+    return tf.ensure_shape(out, (image_size, image_size, image.shape[-1]))
+
+
 def load(dataset, split="train", batch_size=128, augment=False, shuffle=None, num_examples=None, seed=0,
-         data_dir=None, cache=True, drop_remainder=False):
+         data_dir=None, cache=None, drop_remainder=False, preprocess=None, image_size=None):
     """A batched ``tf.data.Dataset`` of (float32 images [B,H,W,C] in [0,1], int32 labels [B]).
 
     dataset: "digits", a name in ``TFDS_NAMES`` or a TFDS prepared-dataset directory.
     split: TFDS split string, e.g. "train", "test[:500]" (digits: [start:end] integer/percent slices, "+").
-    augment: CIFAR augmentation per example (PNI sec. 4.1): 4-pixel zero padding, random crop, random flip.
+    augment: training augmentation per example, seeded: "cifar" = 4-pixel zero padding, random crop, random
+        flip (PNI sec. 4.1); "imagenet" = random-resized crop + flip (else the resize-256 centre crop).
     shuffle: default True for splits starting with "train"; buffer min(examples, 10000), reshuffled each epoch.
     num_examples: keep only the first N examples of the (sliced) split, before shuffling.
     seed: fixes file order, shuffling and augmentation (each epoch still differs from the previous one).
-    cache: keep decoded examples in memory (as uint8, before shuffle and augmentation).
+    cache: keep examples in memory before shuffle and augmentation; default True for "cifar" (decoded uint8),
+        False for "imagenet" (True keeps the encoded images: fine for imagenette, not for ImageNet).
+    preprocess: "cifar" or "imagenet" (module docstring); default "imagenet" when the stored sizes vary.
+    image_size: the "imagenet" output side (default 224; evaluation resizes the shorter side to image_size*8/7).
     """
     batch_size = _check_int("batch_size", batch_size, 1)
     num_examples = _check_int("num_examples", num_examples, 1, allow_none=True)
@@ -295,10 +452,17 @@ def load(dataset, split="train", batch_size=128, augment=False, shuffle=None, nu
     if shuffle is None:
         shuffle = split.strip().startswith("train")
     shuffle = bool(shuffle)
+    preprocess, image_size, out_shape = resolve_preprocess(dataset, _stored_shape(dataset, data_dir), preprocess,
+                                                           image_size)
+    imagenet = preprocess == "imagenet"
+    if cache is None:
+        cache = not imagenet
 
     # File-level shuffling would make "the first num_examples" random; read in stored order then.
-    ds, scale, shape = _open(dataset, split, data_dir, shuffle_files=shuffle and num_examples is None, seed=seed)
-    shape = tuple(int(d) for d in shape)
+    # The ImageNet geometry keeps TFDS images encoded until after the shuffle buffer (~10x less memory).
+    ds, scale, shape = _open(dataset, split, data_dir, shuffle_files=shuffle and num_examples is None, seed=seed,
+                             skip_decoding=imagenet)
+    channels = int(shape[-1])
     if num_examples is not None:
         ds = ds.take(num_examples)
     if cache:
@@ -308,8 +472,16 @@ def load(dataset, split="train", batch_size=128, augment=False, shuffle=None, nu
         buffer = min(count, _SHUFFLE_BUFFER) if count > 0 else _SHUFFLE_BUFFER
         ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
 
+    def decoded(image):
+        if image.dtype == tf.string:
+            image = tf.io.decode_image(image, channels=channels, expand_animations=False)
+        return tf.ensure_shape(image, (None, None, channels) if imagenet else shape)
+
     def to_float(image, label):
-        image = tf.ensure_shape(tf.cast(image, tf.float32) / scale, shape)
+        if imagenet:
+            image = imagenet_eval_image(decoded(image), image_size, scale=scale)
+        else:
+            image = tf.ensure_shape(tf.cast(decoded(image), tf.float32) / scale, out_shape)
         return image, tf.cast(label, tf.int32)
 
     if augment:
@@ -318,8 +490,13 @@ def load(dataset, split="train", batch_size=128, augment=False, shuffle=None, nu
         ds = tf.data.Dataset.zip((ds, randoms))
 
         def to_float_augmented(example, random):
-            image, label = to_float(*example)
-            return augment_image(image, tf.stack([random, tf.constant(0, tf.int64)])), label
+            image, label = example
+            example_seed = tf.stack([random, tf.constant(0, tf.int64)])
+            if imagenet:
+                return imagenet_train_image(decoded(image), example_seed, image_size, scale=scale), tf.cast(
+                    label, tf.int32)
+            image, label = to_float(image, label)
+            return augment_image(image, example_seed), label
 
         ds = ds.map(to_float_augmented, num_parallel_calls=tf.data.AUTOTUNE)
     else:
@@ -339,7 +516,7 @@ def as_numpy(dataset, split, n, **kw):
         xs.append(x)
         ys.append(y)
     if not xs:
-        h, w, c = info(dataset, kw.get("data_dir")).input_shape
+        h, w, c = info(dataset, kw.get("data_dir"), kw.get("preprocess"), kw.get("image_size")).input_shape
         return np.zeros((0, h, w, c), np.float32), np.zeros((0,), np.int32)
     return np.concatenate(xs), np.concatenate(ys)
 
@@ -355,29 +532,36 @@ def _digits_info():
                        mean=(float(train.mean()),), std=(float(train.std()),))
 
 
-def info(dataset, data_dir=None):
+def info(dataset, data_dir=None, preprocess=None, image_size=None):
     """DatasetInfo: num_classes, input_shape, split sizes and per-channel mean/std (sources: digits computed
-    from its train split; cifar10/svhn_cropped/mnist published constants; a directory named like cifar10 the
-    CIFAR-10 constants, any other directory 0.5 / 0.25). ``data_dir`` is accepted for symmetry with ``load``;
+    from its train split; cifar10/svhn_cropped/mnist/imagenet2012/imagenette published constants; a directory
+    named like cifar10 the CIFAR-10 constants, like imagenet/imagenette the ImageNet ones, any other 0.5 / 0.25).
+    ``input_shape`` is what ``load`` yields with the same ``preprocess`` / ``image_size`` (the stored shape for
+    "cifar", image_size x image_size for "imagenet"). ``data_dir`` is accepted for symmetry with ``load``;
     TFDS names are answered from a built-in table without downloading."""
     kind, value = _kind(dataset)
     if kind == DIGITS:
-        return _digits_info()
-    if kind == "tfds":
+        base = _digits_info()
+    elif kind == "tfds":
         row = _TFDS_TABLE[value]
-        return DatasetInfo(name=value, num_classes=row["num_classes"], input_shape=row["input_shape"],
+        base = DatasetInfo(name=value, num_classes=row["num_classes"], input_shape=row["input_shape"],
                            splits=dict(row["splits"]), mean=row["mean"], std=row["std"])
-    builder = _builder(value)
-    image_key, label_key = _image_label_keys(builder)
-    features = builder.info.features
-    shape = tuple(features[image_key].shape)
-    num_classes = getattr(features[label_key], "num_classes", None)
-    splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
-    names = (builder.info.name.lower(), os.path.basename(os.path.dirname(resolve_directory(value))).lower())
-    channels = shape[-1] if shape and shape[-1] else 1
-    if any("cifar10" in n and "cifar100" not in n for n in names) and channels == 3:
-        mean, std = CIFAR10_MEAN, CIFAR10_STD
     else:
-        mean, std = (0.5,) * channels, (0.25,) * channels
-    return DatasetInfo(name=builder.info.name, num_classes=num_classes, input_shape=shape, splits=splits,
-                       mean=mean, std=std)
+        builder = _builder(value)
+        image_key, label_key = _image_label_keys(builder)
+        features = builder.info.features
+        shape = _image_shape(builder, image_key)
+        num_classes = getattr(features[label_key], "num_classes", None)
+        splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
+        names = (builder.info.name.lower(), os.path.basename(os.path.dirname(resolve_directory(value))).lower())
+        channels = shape[-1]
+        if any("cifar10" in n and "cifar100" not in n for n in names) and channels == 3:
+            mean, std = CIFAR10_MEAN, CIFAR10_STD
+        elif any("imagenet" in n or "imagenette" in n for n in names) and channels == 3:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        else:
+            mean, std = (0.5,) * channels, (0.25,) * channels
+        base = DatasetInfo(name=builder.info.name, num_classes=num_classes, input_shape=shape, splits=splits,
+                           mean=mean, std=std)
+    preprocess, _, input_shape = resolve_preprocess(dataset, base.input_shape, preprocess, image_size)
+    return dataclasses.replace(base, input_shape=input_shape, preprocess=preprocess)

@@ -6,7 +6,11 @@ Signatures (all take float32 ``images`` [N, H, W, C] in [0, 1], return ``logits`
   with PNI"; RobustNet);
 * ``serve_deterministic``: every noise source off ("test without PNI");
 * ``serve_bpda``: as ``serving_default`` but non-differentiable input channels pass the gradient
-  through unchanged (BPDA, Athalye et al. 2018), for the eval suite's adaptive attacks.
+  through unchanged (BPDA, Athalye et al. 2018), for the eval suite's adaptive attacks;
+* ``serve_deterministic_bpda``: noise off (as ``serve_deterministic``) and BPDA (as ``serve_bpda``),
+  for attacks on and gradient metrics of the deterministic network ("test without PNI" attacked
+  adaptively; eval's insensitivity, analysis and channel suites). Exports made before it existed
+  lack it: ``eval.model`` then documents its fallback.
 
 Metadata (architecture, variant, randomness, training flags, metrics) is written as JSON to
 ``assets.extra/zoo_metadata.json``. The version directory is written under a temporary name and
@@ -27,7 +31,7 @@ from zoo.noise_control import bpda, inference_noise, randomness
 
 METADATA_FILE = os.path.join("assets.extra", "zoo_metadata.json")
 KERAS_FILE = os.path.join("assets.extra", "model.keras")
-SIGNATURES = ("serving_default", "serve_deterministic", "serve_bpda")
+SIGNATURES = ("serving_default", "serve_deterministic", "serve_bpda", "serve_deterministic_bpda")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -76,9 +80,13 @@ def export(model, export_dir="exported_models", name=None, version=None, metadat
         with inference_noise(model, True), bpda(model):
             return _outputs(model(images, training=False))
 
+    def serve_deterministic_bpda(images):
+        with inference_noise(model, False), bpda(model):
+            return _outputs(model(images, training=False))
+
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for fn in (serving_default, serve_deterministic, serve_bpda):
+    for fn in (serving_default, serve_deterministic, serve_bpda, serve_deterministic_bpda):
         archive.add_endpoint(fn.__name__, fn, input_signature=[spec])
 
     with inference_noise(model, True):

@@ -23,6 +23,7 @@ METHODS = {
     "lat": {},
     "anp": {"anp_phases": (AnpPhase(0.5, 0.5, 2, 5),), "epochs": 5},
     "eat": {},
+    "paramnet": {"paramnet": 0.1},
 }
 
 

@@ -96,6 +96,11 @@ def test_nan_loss_stops_keeps_the_last_good_checkpoint_and_exports_nothing(tmp_p
     (dict(method="anp", epochs=10, anp_clean_epochs=40), "--epochs=10: expected >= 140, the clean epochs plus"),
     (dict(strategy="tpu"), "--strategy=tpu: expected one of default, mirrored, multi_worker"),
     (dict(method="eat"), "--eat_holdout=: expected at least one SavedModel directory"),
+    (dict(attack_bn="batch"), "--attack_bn=batch: expected one of eval, train"),
+    (dict(fft_layers="first"), "--fft_layers=first: expected input, all, or comma-separated conv indices"),
+    (dict(fft_fraction=1.5), "--fft_fraction=1.5: expected the kept fraction of the spectrum in (0, 1]"),
+    (dict(method="paramnet", pni="W", paramnet=0.1), "--paramnet=0.1: expected 0 with --pni=W"),
+    (dict(hidden_noise=-0.1), "--hidden_noise=-0.1: expected a standard deviation >= 0"),
 ])
 def test_wrong_flags_fail_before_any_work(overrides, message):
     config = tiny_config(overrides.pop("method", "pgd"), anp_layers=2, **overrides)

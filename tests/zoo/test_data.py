@@ -286,8 +286,8 @@ def error_of(capsys, fn, *args, **kwargs):
 
 def test_error_unknown_name(capsys):
     m = error_of(capsys, data.load, "foo")
-    assert m == ("unknown dataset 'foo': expected one of cifar10, digits, mnist, svhn_cropped, "
-                 "or a TFDS prepared-dataset directory")
+    assert m == ("unknown dataset 'foo': expected one of cifar10, digits, imagenet2012, imagenette, "
+                 "imagenette/160px-v2, imagenette/320px-v2, mnist, svhn_cropped, or a TFDS prepared-dataset directory")
     assert error_of(capsys, data.info, "foo") == m
 
 

@@ -6,7 +6,8 @@ import tensorflow as tf
 import zoo
 from zoo.errors import ZooError
 from zoo.layers import (ColorDepth, FFTCompress, GaussianNoise, LaplaceNoise, NoiseRegister, Normalize,
-                        PadShortcut, PNIConv2D, PNIDense, SVDCompress, UniformNoise)
+                        PadShortcut, ParamNoiseConv2D, ParamNoiseDense, PNIConv2D, PNIDense, SVDCompress,
+                        UniformNoise)
 
 # PNI Table 3 "capacity" column and Table 4 (ResNet-18): trainable parameters without the alphas.
 PAPER_CAPACITY = [
@@ -43,7 +44,10 @@ VARIANTS = [
     {}, {"pni": "W"}, {"pni": "A-a"}, {"pni": "A-b"}, {"pni": "I"}, {"pni": "W+A-a"}, {"pni": "W+A-b"},
     {"robustnet": True}, {"anp_layers": 2}, {"channel": "fft_compress:fraction=0.5"},
     {"pni": "W", "pni_granularity": "channelwise", "channel": "color_depth:bits=5"},
+    {"paramnet": 0.2}, {"paramnet": 0.2, "paramnet_train_noise": False}, {"fft_layers": "all", "fft_fraction": 0.5},
+    {"hidden_noise": 0.1}, {"fft_layers": "input", "robustnet": True, "anp_layers": 1, "hidden_noise": 0.05},
 ]
+RANDOM_VARIANT_KEYS = ("pni", "robustnet", "paramnet", "hidden_noise")
 
 
 @pytest.mark.parametrize("name", ["resnet20", "resnet18", "vgg11", "alexnet_cifar", "lenet5"])
@@ -53,7 +57,7 @@ def test_every_architecture_builds_every_variant(name):
         model = zoo.create(name, num_classes=7, input_shape=(16, 16, 3), width=0.125, **variant)
         logits = model(x, training=False)
         assert logits.shape == (2, 7) and np.isfinite(logits.numpy()).all()
-        assert zoo.randomness(model)["is_random"] == bool(variant.get("pni") or variant.get("robustnet"))
+        assert zoo.randomness(model)["is_random"] == any(variant.get(k) for k in RANDOM_VARIANT_KEYS)
 
 
 def test_variant_layers_are_where_the_papers_put_them():
@@ -69,6 +73,16 @@ def test_variant_layers_are_where_the_papers_put_them():
     assert isinstance(first, SVDCompress) and first.rank == 4
 
 
+def test_hidden_noise_sits_on_every_pre_activation():
+    """ANP's z_m: after conv + BN (and after the ANP register, if any), before the ReLU / residual add."""
+    model = zoo.create("resnet20", width=0.25, hidden_noise=0.1, anp_layers=2)
+    noise = [l for l in model._flatten_layers() if isinstance(l, GaussianNoise)]
+    assert len(noise) == 19 and {n.stddev for n in noise} == {0.1}  # one per conv of ResNet-20 (all hidden)
+    sources = [n.input._keras_history[0] for n in noise]
+    assert [type(s).__name__ for s in sources[:2]] == ["NoiseRegister", "NoiseRegister"]
+    assert {type(s).__name__ for s in sources[2:]} == {"BatchNormalization"}
+
+
 def _roundtrip(model, tmp_path, x):
     path = tmp_path / f"{model.name}.keras"
     model.save(path)
@@ -82,6 +96,7 @@ def _roundtrip(model, tmp_path, x):
     GaussianNoise(0.1, seed=1), UniformNoise(0.05), LaplaceNoise(0.02), Normalize([0.5] * 3, [0.2] * 3),
     ColorDepth(3), FFTCompress(0.6), SVDCompress(4), NoiseRegister(), PadShortcut(6, 2),
     PNIConv2D(4, 3, pni="w+a_out", granularity="channelwise", padding="same"), PNIDense(3, pni="a_in"),
+    ParamNoiseConv2D(4, 3, sigma=0.2, train_noise=False, padding="same"), ParamNoiseDense(3, sigma=0.1),
 ])
 def test_every_layer_round_trips_through_a_keras_file(layer, tmp_path):
     inputs = keras.Input((8, 8, 3))

@@ -6,13 +6,15 @@ from zoo.layers.color_depth import ColorDepth
 from zoo.layers.fft_compress import FFTCompress, low_frequency_mask
 from zoo.layers.noise import GaussianNoise, LaplaceNoise, UniformNoise
 from zoo.layers.normalize import Normalize
+from zoo.layers.param_noise import ParamNoiseConv2D, ParamNoiseDense
 from zoo.layers.shortcut import PadShortcut
 from zoo.layers.pni import PNIConv2D, PNIDense, parse_placement, pni_perturb
 from zoo.layers.svd_compress import SVDCompress
 
 __all__ = [
     "CHANNELS", "ColorDepth", "FFTCompress", "GaussianNoise", "LaplaceNoise", "NoiseRegister",
-    "Normalize", "PNIConv2D", "PadShortcut", "PNIDense", "SVDCompress", "StochasticLayer", "UniformNoise", "ZooLayer",
+    "Normalize", "ParamNoiseConv2D", "ParamNoiseDense", "PNIConv2D", "PadShortcut", "PNIDense", "SVDCompress",
+    "StochasticLayer", "UniformNoise", "ZooLayer",
     "inject_noise", "low_frequency_mask", "make_channel", "parse_channel_spec", "parse_placement",
     "pni_perturb", "registers", "straight_through",
 ]

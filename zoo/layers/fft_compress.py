@@ -4,7 +4,9 @@ x' = F^-1(F[w] * M_f[w]) with M_f the indicator of the lowest frequencies. Here 
 channel's 2-D spectrum are ranked by their radius sqrt(u^2 + v^2) (u, v in cycles per pixel,
 numpy.fft.fftfreq) and kept lowest first, a frequency always together with its mirror -w, so the mask
 is conjugate-symmetric and the filtered image is real. The number kept is the achievable count
-nearest to fraction * H * W (within one coefficient). The study's "30% compression" is fraction 0.7.
+nearest to fraction * H * W (within one coefficient), and never less than the DC coefficient, so a
+small feature map (1x1, 2x2 deep in a network) is not zeroed out. The study's "30% compression" is
+fraction 0.7.
 The map is linear, so its gradient is exact and the layer is differentiable.
 """
 import keras
@@ -30,7 +32,7 @@ def low_frequency_mask(height, width, fraction):
         if mask[i]:
             continue
         size = 1 if mirror[i] == i else 2
-        if kept + size > target and abs(kept + size - target) >= abs(kept - target):
+        if kept and kept + size > target and abs(kept + size - target) >= abs(kept - target):
             break
         mask[i] = mask[mirror[i]] = 1.0
         kept += size

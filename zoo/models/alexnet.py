@@ -8,10 +8,10 @@
 """
 import keras
 
-from zoo.models.registry import register
+from zoo.models.registry import IMAGENET_MEAN, IMAGENET_STD, register
 
 
-@register("alexnet")
+@register("alexnet", input_shape=(224, 224, 3), mean=IMAGENET_MEAN, std=IMAGENET_STD)
 def alexnet(b, x, num_classes, dropout=0.5):
     specs = [(64, 11, 4, True), (192, 5, 1, True), (384, 3, 1, False), (256, 3, 1, False), (256, 3, 1, True)]
     for i, (filters, kernel, stride, pool) in enumerate(specs):

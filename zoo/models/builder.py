@@ -13,13 +13,26 @@ themselves, so every variant works for every architecture:
   activation of the first m hidden layers (ANP Algorithm 1 line 8; "top-m layers", ANP Fig. 2).
 * ``channel``: an input channel in front of the normalisation (perturbation study App. C), e.g.
   ``"color_depth:bits=4"``.
+* ``paramnet``: sigma > 0, ParamNet (perturbation study sec. 3.6, Fig. 5 left): every conv/dense
+  weight gets fixed Gaussian noise of std sigma * std(w) on every call; nothing about the noise is
+  trained. ``paramnet_train_noise=False`` keeps the noise out of training calls ("noise only during
+  inference").
+* ``fft_layers`` / ``fft_fraction``: band-limited convolutions (perturbation study App. E.1.1; Dziedzic
+  et al. 2019): an FFTCompress layer keeping the lowest ``fft_fraction`` of each channel's spectrum
+  right before the chosen convs, in training and inference: ``"input"`` (the first conv, i.e. the
+  network input), ``"all"``, or conv indices in build order (``"0,3,5"``).
+* ``hidden_noise``: sigma > 0, a GaussianNoise N(0, sigma^2) layer on the pre-activation of every
+  hidden layer (after conv/dense + BN, before ReLU; ANP's z_m), in training and inference (ANP sec.
+  "Is It Necessary to Inject Noises to All Layers?": "randomly perturbing each layer with gaussian
+  noise N(0, 0.1)").
 """
 import dataclasses
 
 import keras
 
 from zoo.errors import ZooError, choice_error
-from zoo.layers import GaussianNoise, NoiseRegister, PNIConv2D, PNIDense, make_channel, parse_placement
+from zoo.layers import (FFTCompress, GaussianNoise, NoiseRegister, ParamNoiseConv2D, ParamNoiseDense, PNIConv2D,
+                        PNIDense, make_channel, parse_placement)
 from zoo.layers.pni import GRANULARITIES
 
 PNI_ALIASES = {
@@ -41,6 +54,28 @@ def normalise_pni(pni):
     return "+".join(sorted(set(parts), key=["w", "a_out", "a_in", "i"].index))
 
 
+def parse_fft_layers(spec):
+    """``fft_layers`` -> None (off), "all", or a sorted tuple of conv indices ("input" is conv 0)."""
+    if spec in (None, "", "none", False):
+        return None
+    if isinstance(spec, (tuple, list)):
+        items = [str(i) for i in spec]
+    else:
+        items = [p.strip() for p in str(spec).split(",") if p.strip()]
+    if items == ["all"]:
+        return "all"
+    indices = set()
+    for item in items:
+        if item == "input":
+            indices.add(0)
+        elif item.isdigit():
+            indices.add(int(item))
+        else:
+            raise ZooError(f"fft_layers={spec!r}: expected 'input', 'all' or comma-separated conv indices "
+                           f"(0 = first conv), e.g. '0,3,5'")
+    return tuple(sorted(indices))
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """A model variant; every field is a keyword of ``zoo.create``."""
@@ -53,6 +88,11 @@ class Variant:
     sigma_inner: float = 0.1
     anp_layers: int = 0
     channel: str = None
+    paramnet: float = 0.0
+    paramnet_train_noise: bool = True
+    fft_layers: str = None
+    fft_fraction: float = 0.5
+    hidden_noise: float = 0.0
     mean: tuple = None
     std: tuple = None
 
@@ -66,6 +106,18 @@ class Variant:
             raise ZooError(f"anp_layers={self.anp_layers}: expected an integer >= 0")
         if self.sigma_init < 0 or self.sigma_inner < 0:
             raise ZooError(f"sigma_init={self.sigma_init}, sigma_inner={self.sigma_inner}: expected values >= 0")
+        if not self.paramnet >= 0:
+            raise ZooError(f"paramnet={self.paramnet}: expected a noise scale >= 0 (std of the noise / std(w))")
+        if self.paramnet and self.pni:
+            raise ZooError(f"paramnet={self.paramnet} with pni={self.pni!r}: expected one weight-noise variant, "
+                           "ParamNet (fixed scale) or PNI (trained scale), not both")
+        if not self.hidden_noise >= 0:
+            raise ZooError(f"hidden_noise={self.hidden_noise}: expected a standard deviation >= 0")
+        if not 0.0 < self.fft_fraction <= 1.0:
+            raise ZooError(f"fft_fraction={self.fft_fraction}: expected the kept fraction of the spectrum in (0, 1] "
+                           "(1 - compression rate)")
+        parsed = parse_fft_layers(self.fft_layers)
+        object.__setattr__(self, "fft_layers", parsed if parsed in (None, "all") else ",".join(map(str, parsed)))
 
     @classmethod
     def fields(cls):
@@ -83,6 +135,16 @@ class Builder:
         self.num_convs = 0
         self.num_hidden = 0
         self.num_dense = 0
+        self.fft_layers = parse_fft_layers(variant.fft_layers)
+
+    def check(self):
+        """After the architecture is built: every requested conv index exists (one-line error otherwise)."""
+        if isinstance(self.fft_layers, tuple) and self.fft_layers and self.fft_layers[-1] >= self.num_convs:
+            raise ZooError(f"fft_layers={self.variant.fft_layers!r}: expected conv indices < {self.num_convs}, "
+                           f"the number of convs in this model (0 .. {self.num_convs - 1})")
+
+    def _band_limited(self, index):
+        return self.fft_layers == "all" or (isinstance(self.fft_layers, tuple) and index in self.fft_layers)
 
     def channels(self, base):
         """Width-scaled channel count (PNI Table 3 widens every layer's input and output channels)."""
@@ -105,17 +167,23 @@ class Builder:
         return make_channel(self.variant.channel)(x)
 
     def conv(self, x, filters, kernel_size, strides=1, padding="same", use_bias=False, name=None):
-        first = self.num_convs == 0
+        index = self.num_convs
+        first = index == 0
         self.num_convs += 1
         if self.variant.robustnet:
             sigma = self.variant.sigma_init if first else self.variant.sigma_inner
             x = GaussianNoise(sigma, name=f"{name}_noise")(x)
+        if self._band_limited(index):
+            x = FFTCompress(self.variant.fft_fraction, name=f"{name}_fft")(x)
         placements = self._placements(first)
         common = dict(strides=strides, padding=padding, use_bias=use_bias,
                       kernel_initializer="he_normal", name=name)
         if placements:
             layer = PNIConv2D(filters, kernel_size, pni=placements,
                               granularity=self.variant.pni_granularity, **common)
+        elif self.variant.paramnet:
+            layer = ParamNoiseConv2D(filters, kernel_size, sigma=self.variant.paramnet,
+                                     train_noise=self.variant.paramnet_train_noise, **common)
         else:
             layer = keras.layers.Conv2D(filters, kernel_size, **common)
         return layer(x)
@@ -127,15 +195,21 @@ class Builder:
         if placements:
             layer = PNIDense(units, pni=placements, granularity=self.variant.pni_granularity,
                              activation=activation, name=name)
+        elif self.variant.paramnet:
+            layer = ParamNoiseDense(units, sigma=self.variant.paramnet, train_noise=self.variant.paramnet_train_noise,
+                                    activation=activation, name=name)
         else:
             layer = keras.layers.Dense(units, activation=activation, name=name)
         return layer(x)
 
     def hidden(self, x, name):
-        """Mark the end of a hidden layer's affine part: an ANP register if it is among the first m."""
+        """Mark the end of a hidden layer's affine part: an ANP register if it is among the first m, then
+        the ``hidden_noise`` Gaussian layer if asked (both add to ANP's pre-activation z_m)."""
         self.num_hidden += 1
         if self.num_hidden <= self.variant.anp_layers:
             x = NoiseRegister(name=f"{name}_anp")(x)
+        if self.variant.hidden_noise:
+            x = GaussianNoise(self.variant.hidden_noise, name=f"{name}_hidden_noise")(x)
         return x
 
     def bn(self, x, name):

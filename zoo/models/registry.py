@@ -8,18 +8,27 @@ from zoo.layers import Normalize
 from zoo.models.builder import Builder, Variant
 
 _MODELS = {}
+_INPUT_DEFAULTS = {}  # name -> input_shape / mean / std used when create() is given none
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics on [0,1] pixels
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_INPUT_SHAPE = (32, 32, 3)
 
 
-def register(name, **defaults):
-    """Register ``fn(builder, x, num_classes, **arch_kwargs) -> logits`` under ``name``."""
+def register(name, input_shape=None, mean=None, std=None, **defaults):
+    """Register ``fn(builder, x, num_classes, **arch_kwargs) -> logits`` under ``name``.
+
+    ``input_shape``, ``mean``, ``std``: what ``create`` uses when the caller passes none (ImageNet models:
+    224x224x3 and the ImageNet statistics); otherwise 32x32x3 and the CIFAR-10 statistics.
+    ``defaults``: default architecture keywords."""
 
     def wrap(fn):
         if name in _MODELS:
             raise ValueError(f"model {name!r} registered twice")
         _MODELS[name] = (fn, defaults)
+        _INPUT_DEFAULTS[name] = dict(input_shape=input_shape, mean=mean, std=std)
         return fn
 
     return wrap
@@ -30,14 +39,21 @@ def list_models():
     return sorted(_MODELS)
 
 
-def _default_stats(channels):
+def _default_stats(name, channels):
+    own = _INPUT_DEFAULTS[name]
+    if own["mean"] is not None and len(own["mean"]) == channels:
+        return tuple(own["mean"]), tuple(own["std"])
     if channels == 3:
         return CIFAR10_MEAN, CIFAR10_STD
     return (0.5,) * channels, (0.25,) * channels
 
 
-def create(name, num_classes=10, input_shape=(32, 32, 3), **options):
+def create(name, num_classes=10, input_shape=None, **options):
     """Build a zoo model: images in [0,1] -> [input channel] -> Normalize -> network -> logits.
+
+    ``input_shape`` (H, W, C) defaults to the model's registered one (224x224x3 for ImageNet models such
+    as ``resnet50`` and ``alexnet``, else 32x32x3); ``mean``/``std`` likewise (ImageNet / CIFAR-10
+    statistics). Trainers always pass the dataset's (``zoo.data.info``).
 
     ``options`` are the Variant fields (``width``, ``pni``, ``pni_granularity``, ``robustnet``,
     ``sigma_init``, ``sigma_inner``, ``anp_layers``, ``channel``, ``mean``, ``std``; see
@@ -52,12 +68,14 @@ def create(name, num_classes=10, input_shape=(32, 32, 3), **options):
         raise choice_error(f"option for model {name!r}:", sorted(unknown)[0], Variant.fields() + arch_params)
     if int(num_classes) < 2:
         raise ZooError(f"num_classes={num_classes}: expected an integer >= 2")
+    if input_shape is None:
+        input_shape = _INPUT_DEFAULTS[name]["input_shape"] or DEFAULT_INPUT_SHAPE
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) != 3:
         raise ZooError(f"input_shape={input_shape}: expected (height, width, channels)")
     variant = Variant(**{k: v for k, v in options.items() if k in Variant.fields()})
     arch_kwargs = {**defaults, **{k: v for k, v in options.items() if k in arch_params}}
-    mean, std = _default_stats(input_shape[-1])
+    mean, std = _default_stats(name, input_shape[-1])
     mean = tuple(variant.mean) if variant.mean is not None else mean
     std = tuple(variant.std) if variant.std is not None else std
 
@@ -66,6 +84,7 @@ def create(name, num_classes=10, input_shape=(32, 32, 3), **options):
     x = builder.input_channel(inputs)
     x = Normalize(mean, std, name="normalize")(x)
     logits = fn(builder, x, int(num_classes), **arch_kwargs)
+    builder.check()
     model = keras.Model(inputs, logits, name=name)
     model.zoo_spec = {
         "architecture": name,
