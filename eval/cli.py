@@ -6,6 +6,9 @@
 
 The model's metadata says whether it is random (then EOT and mean±std over trials are applied) and
 whether it has non-differentiable parts (then BPDA); ``--eot``, ``--trials``, ``--bpda`` override.
+``--eot_mode=gradient|logits`` picks Athalye et al.'s EOT (mean of per-draw loss gradients, default)
+or the gradient of averaged logits; ``--protocol=pni`` is PNI's tables (EOT 1, 5 trials);
+``--noise=on|off|both`` evaluates the models as served, with their noise off, or both.
 Usage errors print one line and exit with status 2.
 """
 import datetime
@@ -33,6 +36,15 @@ def define_flags():
     flags.DEFINE_string("report_dir", None, "where report.json/.md and plots go (default reports/<time>)")
     flags.DEFINE_integer("trials", None, "repetitions (default: 5 for random models, 1 otherwise)")
     flags.DEFINE_integer("eot", None, "EOT samples per gradient (default: 8 for random models, 1 otherwise)")
+    flags.DEFINE_enum("eot_mode", "gradient", ["gradient", "logits"],
+                      "EOT: mean of the per-draw loss gradients (Athalye et al. 2018) or gradient of the loss of "
+                      "the averaged logits")
+    flags.DEFINE_enum("protocol", "default", ["default", "pni"],
+                      "pni: PNI's tables (sec. 4.1): one noise draw per attack step (--eot=1) and mean ± std "
+                      "over 5 trials (--trials=5) for every model")
+    flags.DEFINE_enum("noise", "on", ["on", "off", "both"],
+                      "whitebox/blackbox/transfer/obfuscation: predict and attack with the noise as served (on), "
+                      "off (PNI Table 2 'test without PNI'), or both (own rows, '<model> (noise off)')")
     flags.DEFINE_enum("bpda", "auto", ["auto", "on", "off"], "BPDA through non-differentiable channels")
     flags.DEFINE_list("attacks", ["fgsm", "pgd", "bim", "mifgsm", "step_ll", "pgd_l2", "cw_l2"],
                       "white-box attacks of the whitebox suite")
@@ -53,6 +65,14 @@ def define_flags():
     flags.DEFINE_integer("sequence_examples", 100, "images per CIFAR-10-P perturbation")
     flags.DEFINE_integer("boundary_examples", 50, "images for the worst-case boundary distance")
     flags.DEFINE_integer("directions", 32, "random orthogonal directions for W_f (ANP: 1000)")
+    flags.DEFINE_enum("channel_attack", "cw_l2", ["cw_l2", "pgd"],
+                      "channels suite transfer matrix: Study Table 1's adaptive C&W L2 (100 iterations, "
+                      "5 binary-search steps, c0 0.01) or PGD L-inf (--eps, --step_size, max --steps)")
+    flags.DEFINE_integer("channel_examples", None, "images of the channels suite (default: --num_examples; "
+                         "Study Table 1: 2000)")
+    flags.DEFINE_integer("insensitivity_examples", 100, "images for the insensitivity suite")
+    flags.DEFINE_integer("analysis_examples", 64, "images for M1 / M2 of the analysis suite")
+    flags.DEFINE_integer("gradient_norm_examples", 16, "images for the gradient norms under noise (analysis)")
 
 
 def _ints(flag, values):
@@ -79,6 +99,9 @@ def config_from_flags():
         raise ZooError(f"--eps={FLAGS.eps}: expected a value >= 0 (pixel scale, 8/255 = 0.0314)")
     if FLAGS.num_examples < 1:
         raise ZooError(f"--num_examples={FLAGS.num_examples}: expected an integer >= 1")
+    if FLAGS.channel_examples is not None and FLAGS.channel_examples < 1:
+        raise ZooError(f"--channel_examples={FLAGS.channel_examples}: expected an integer >= 1 (default: all "
+                       "--num_examples)")
     try:
         eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
     except ValueError:
@@ -86,14 +109,17 @@ def config_from_flags():
     report_dir = FLAGS.report_dir or os.path.join("reports", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     return EvalConfig(models=tuple(FLAGS.model), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
                       num_examples=FLAGS.num_examples, suites=tuple(FLAGS.suite), report_dir=report_dir,
-                      trials=FLAGS.trials, eot=FLAGS.eot, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
+                      trials=FLAGS.trials, eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, protocol=FLAGS.protocol,
+                      noise=FLAGS.noise, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
                       seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
                       steps=_ints("steps", FLAGS.steps), eps_list=eps_list,
                       steps_list=_ints("steps_list", FLAGS.steps_list), attacks=tuple(FLAGS.attacks),
                       majority_vote=FLAGS.majority_vote, votes=FLAGS.votes, cw_iterations=FLAGS.cw_iterations,
+                      channel_attack=FLAGS.channel_attack, channel_examples=FLAGS.channel_examples,
                       baseline_model=FLAGS.baseline_model, baseline_report=FLAGS.baseline_report,
                       sequence_examples=FLAGS.sequence_examples, boundary_examples=FLAGS.boundary_examples,
-                      directions=FLAGS.directions,
+                      directions=FLAGS.directions, insensitivity_examples=FLAGS.insensitivity_examples,
+                      analysis_examples=FLAGS.analysis_examples, gradient_norm_examples=FLAGS.gradient_norm_examples,
                       **({"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}))
 
 
@@ -123,6 +149,7 @@ def run(config, verbose=True):
                                                                 "variant": m.metadata.get("variant")}
                                                       for m in models},
             "dataset": config.dataset, "split": config.split, "num_examples": int(len(x)), "seed": config.seed,
+            "protocol": config.protocol, "eot_mode": config.eot_mode, "noise": config.noise,
             "suites": list(config.suites), "started_at": datetime.datetime.now().isoformat(timespec="seconds")}
     report = Report(meta)
     bar = tqdm(total=0, bar_format="{desc}", disable=not verbose, file=sys.stderr)
@@ -138,14 +165,19 @@ def run(config, verbose=True):
 
 def print_table(report):
     from eval.report import format_accuracy
-    print(f"{'model':32s} {'attack':26s} {'accuracy':34s} eot bpda")
+    print(f"{'model':40s} {'noise':5s} {'attack':26s} {'accuracy':34s} eot bpda")
     for r in report["results"]:
         attack = r["attack"] + (f"-{r['params']['nb_iter']}" if "nb_iter" in r["params"] else "")
         if "eps" in r["params"] and abs(r["params"]["eps"] - 8 / 255) > 1e-9:
             attack += f" eps {r['params']['eps'] * 255:.3g}/255"
         attack += f" [{r['defense']}]" if r.get("defense") else ""
-        print(f"{r['model'][:32]:32s} {attack[:26]:26s} {format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "
+        print(f"{r['model'][:40]:40s} {r.get('noise', 'on'):5s} {attack[:26]:26s} "
+              f"{format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "
               f"{r['eot']:3d} {'yes' if r['bpda'] else 'no'}")
+    meta = report.get("meta", {})
+    if any(r["eot"] > 1 for r in report["results"]):
+        print(f"EOT mode: {meta.get('eot_mode', 'gradient')} (gradient: mean of per-draw loss gradients; logits: "
+              f"gradient of the averaged logits); protocol: {meta.get('protocol', 'default')}")
     for check in report.get("checks", []):
         print(f"{'PASS' if check['passed'] else 'FAIL'} {check['model']}: {check['name']}")
 

@@ -36,7 +36,11 @@ result row (one accuracy number, ``add_result``):
 - ``seed`` (int)
 - ``seconds`` (float >= 0)
 - ``num_examples`` (int >= 1)
-- optional ``defense`` (str, e.g. ``"majority_vote"``)
+- optional ``defense`` (str, e.g. ``"majority_vote"``), with ``votes`` (int >= 1, passes of the vote)
+- optional ``noise`` (``"on"``: predicted and attacked as served; ``"off"``: every noise source off
+  for both, PNI Table 2 "test without PNI"; the model label then ends in ``(noise off)``)
+- optional ``eot_mode`` (``"gradient"``: mean of per-draw loss gradients, Athalye et al.;
+  ``"logits"``: gradient of the loss of averaged logits), given when ``eot`` > 1
 - optional ``l2_distortion`` (float >= 0, mean L2 of successful adversarial examples, PNI Table 4)
 - optional ``suite`` (str)
 - optional ``notes`` (str)
@@ -323,7 +327,8 @@ class Report:
 
     _RESULT_REQUIRED = ("model", "attack", "accuracy", "trials", "eot", "bpda", "seed", "seconds",
                         "num_examples")
-    _RESULT_OPTIONAL = ("params", "std", "defense", "l2_distortion", "suite", "notes")
+    _RESULT_OPTIONAL = ("params", "std", "defense", "l2_distortion", "suite", "notes", "noise", "eot_mode", "votes")
+    _CHOICES = {"noise": ("on", "off"), "eot_mode": ("gradient", "logits")}
 
     def __init__(self, meta=None):
         if meta is not None and not isinstance(meta, dict):
@@ -359,9 +364,13 @@ class Report:
         out["seed"] = _int(kind, "seed", row["seed"])
         out["seconds"] = _float(kind, "seconds", row["seconds"], 0.0)
         out["num_examples"] = _int(kind, "num_examples", row["num_examples"], 1)
-        for field in ("defense", "suite", "notes"):
+        for field in ("defense", "suite", "notes", "noise", "eot_mode"):
             if row.get(field) is not None:
                 out[field] = _str(kind, field, row[field])
+                if field in self._CHOICES and out[field] not in self._CHOICES[field]:
+                    raise _fail(kind, field, f"must be one of {', '.join(self._CHOICES[field])}", out[field])
+        if row.get("votes") is not None:
+            out["votes"] = _int(kind, "votes", row["votes"], 1)
         if row.get("l2_distortion") is not None:
             out["l2_distortion"] = _float(kind, "l2_distortion", row["l2_distortion"], 0.0)
         self._data["results"].append(out)
@@ -597,24 +606,33 @@ def render_markdown(data):
     if results:
         lines += ["## Results", "",
                   "Accuracy on the evaluated examples; random models: mean ± std over trials. "
-                  "EOT = samples per gradient (1 = none); BPDA = identity backward through "
+                  "EOT = samples per gradient (1 = none; gradient: mean of per-draw loss gradients, "
+                  "logits: gradient of the loss of averaged logits); BPDA = identity backward through "
                   "non-differentiable parts.", ""]
         by_model = {}
         for r in results:
             by_model.setdefault(r["model"], []).append(r)
+        noise_off = any(r.get("noise") == "off" for r in results)
+        if noise_off:
+            lines += ["Noise off = every noise source off for prediction and attack alike (PNI Table 2, "
+                      "\"test without PNI\"); those models are listed as \"<name> (noise off)\".", ""]
         for model, rows in by_model.items():
-            extra = [(f, h) for f, h in (("defense", "Defense"), ("l2_distortion", "L2 distortion"),
-                                         ("notes", "Notes")) if any(f in r for r in rows)]
+            extra = [(f, h) for f, h in (("noise", "Noise"), ("defense", "Defense"), ("l2_distortion", "L2 distortion"),
+                                         ("notes", "Notes"))
+                     if any(f in r for r in rows) and (f != "noise" or noise_off)]
             show_n = any(r["num_examples"] != meta.get("num_examples") for r in rows)
             header = ["Attack", "Parameters", "Accuracy", "EOT", "BPDA"] + [h for _, h in extra]
             header += ["Examples"] if show_n else []
             header += ["Seconds"]
             table = []
             for r in rows:
+                eot = str(r["eot"]) + (f" ({r['eot_mode']})" if r.get("eot_mode") else "")
                 cells = [r["attack"], format_params(r["params"]), format_accuracy(r["accuracy"], r["std"], r["trials"]),
-                         str(r["eot"]), "yes" if r["bpda"] else "no"]
+                         eot, "yes" if r["bpda"] else "no"]
                 for field, _ in extra:
                     v = r.get(field)
+                    if field == "defense" and v and r.get("votes"):
+                        v = f"{v} ({r['votes']} votes)"
                     cells.append("—" if v is None else (f"{v:.4f}" if field == "l2_distortion" else v))
                 cells += [str(r["num_examples"])] if show_n else []
                 cells.append(f"{r['seconds']:.1f}")

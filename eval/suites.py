@@ -15,7 +15,11 @@
 | saliency | loss-gradient maps (tf-keras-vis) for a grid of images and models | ANP Fig. 5, 10 |
 
 Random models get EOT and mean±std over trials, non-differentiable ones BPDA, automatically
-(``eval.metrics.robustness.attack_settings``); the report records what was used.
+(``eval.metrics.robustness.attack_settings``); the report records what was used. ``noise`` (on, off,
+both) chooses whether whitebox, blackbox, transfer and obfuscation evaluate the models as served,
+with their noise off (``ServedModel.noise_off()``: predicted and attacked without noise, PNI Table 2
+"test without PNI"), or both; suites of the deterministic network (boundary, insensitivity,
+analysis) use ``ServedModel.deterministic_mode()``, which keeps BPDA for non-differentiable parts.
 """
 import dataclasses
 import json
@@ -23,9 +27,13 @@ import os
 
 import numpy as np
 
+from eval.attacks.eot import EOT_MODES
 from eval.metrics import channels as channel_metrics
 from eval.metrics import obfuscation
-from eval.metrics.robustness import attack_settings, craft, evaluate, predict
+from eval.metrics.robustness import attack_settings, craft, evaluate, predict, protocol_settings
+from zoo.errors import ZooError, choice_error
+
+NOISE = ("on", "off", "both")
 
 EPS = 8 / 255
 STEP = 2 / 255
@@ -42,6 +50,9 @@ class EvalConfig:
     report_dir: str = "reports/latest"
     trials: int = None          # None: 5 for random models, 1 otherwise
     eot: int = None             # None: 8 for random models, 1 otherwise
+    eot_mode: str = "gradient"  # gradient: mean of per-draw loss gradients (Athalye et al.); logits: of averaged logits
+    protocol: str = "default"   # pni: eot 1 and 5 trials for every model (PNI sec. 4.1's tables)
+    noise: str = "on"           # on | off | both: whitebox/blackbox/transfer/obfuscation as served, noise off, or both
     bpda: bool = None           # None: BPDA exactly for models with non-differentiable parts
     seed: int = 0
     batch_size: int = 128
@@ -54,6 +65,8 @@ class EvalConfig:
     majority_vote: bool = False
     votes: int = 9
     cw_iterations: int = 10
+    channel_attack: str = "cw_l2"     # channels transfer matrix: Study Table 1's adaptive C&W L2, or pgd
+    channel_examples: int = None      # images of the channels suite (None: all; Study Table 1: 2000)
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "robustness-zoo")
     baseline_model: str = None      # a --model name (or a model of --baseline_report) used as the CE/FR base
     baseline_report: str = None     # report.json of an earlier run holding the baseline's errors
@@ -62,6 +75,23 @@ class EvalConfig:
     directions: int = 32
     insensitivity_eps: tuple = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
     saliency_examples: int = 8
+    insensitivity_examples: int = 100
+    analysis_examples: int = 64         # M1 / M2 histograms
+    gradient_norm_examples: int = 16    # gradient norms under Gaussian noise (Study Fig. 12-14)
+
+    def __post_init__(self):
+        if self.eot_mode not in EOT_MODES:
+            raise choice_error("eot_mode", self.eot_mode, EOT_MODES)
+        if self.noise not in NOISE:
+            raise choice_error("noise", self.noise, NOISE)
+        eot, trials = protocol_settings(self.protocol, self.eot, self.trials)
+        object.__setattr__(self, "eot", eot)
+        object.__setattr__(self, "trials", trials)
+        if self.votes < 1:
+            raise ZooError(f"--votes={self.votes}: expected a number of passes >= 1")
+        for name in ("insensitivity_examples", "analysis_examples", "gradient_norm_examples"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"--{name}={getattr(self, name)}: expected an integer >= 1")
 
 
 SUITES = {}
@@ -84,7 +114,20 @@ class Context:
 
     def settings(self, model):
         c = self.config
-        return dict(eot=c.eot, trials=c.trials, bpda=c.bpda, seed=c.seed, batch_size=c.batch_size)
+        return dict(eot=c.eot, trials=c.trials, bpda=c.bpda, seed=c.seed, batch_size=c.batch_size,
+                    eot_mode=c.eot_mode, votes=c.votes)
+
+    @property
+    def attack_models(self):
+        """The models whitebox, blackbox, transfer and obfuscation evaluate under ``config.noise``: as
+        served (on), their noise-off views (off), or both (a noise-off view only for random models)."""
+        out = []
+        for model in self.models:
+            if self.config.noise in ("on", "both"):
+                out.append(model)
+            if self.config.noise == "off" or (self.config.noise == "both" and model.is_random):
+                out.append(model.noise_off())
+        return out
 
     def result(self, model, attack, params=None, defense=None, suite_name=None, record=True, x=None, y=None):
         key = (model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)
@@ -116,13 +159,16 @@ ATTACK_PARAMS = {
     "pgd_l2": lambda c: {},
     "cw_l2": lambda c: {"max_iterations": c.cw_iterations},
     "spsa": lambda c: {"eps": c.eps, "nb_iter": 10},
+    "partial_adaptive": lambda c: {},             # Study Table 1's C&W L2 through a Laplace surrogate
+    "partial_adaptive_unlimited": lambda c: {},   # Study Fig. 11: many Laplace draws per pass
+    "partial_adaptive_pgd": lambda c: {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
 }
 
 
 @suite("whitebox")
 def whitebox(ctx):
     c = ctx.config
-    for model in ctx.models:
+    for model in ctx.attack_models:
         ctx.result(model, "clean", suite_name="whitebox")
         for attack in c.attacks:
             if attack == "pgd":
@@ -157,7 +203,7 @@ def curve_rows(ctx, model, kind):
 
 @suite("blackbox")
 def blackbox(ctx):
-    for model in ctx.models:
+    for model in ctx.attack_models:
         ctx.result(model, "spsa", ATTACK_PARAMS["spsa"](ctx.config), suite_name="blackbox")
 
 
@@ -165,13 +211,14 @@ def blackbox(ctx):
 def transfer(ctx):
     """Rows: source model the PGD examples were crafted on; columns: model evaluated on them."""
     c = ctx.config
-    names = [m.name for m in ctx.models]
+    models = ctx.attack_models
+    names = [m.name for m in models]
     values = []
-    for source in ctx.models:
+    for source in models:
         eot, _, mode = attack_settings(source, c.eot, 1, c.bpda)
         ctx.progress(f"transfer: crafting on {source.name}")
-        x_adv = craft(source, "pgd", ctx.x, ctx.y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size)
-        values.append([float(np.mean(predict(target, x_adv) == ctx.y)) for target in ctx.models])
+        x_adv = craft(source, "pgd", ctx.x, ctx.y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size, c.eot_mode)
+        values.append([float(np.mean(predict(target, x_adv) == ctx.y)) for target in models])
     ctx.report.add_matrix(name="transfer_matrix_models", rows=names, cols=names, values=values,
                           row_label="source (PGD crafted on)", col_label="target (evaluated)",
                           paper="PNI sec. 4.2.2 transferable attack; Study Table 1")
@@ -180,7 +227,7 @@ def transfer(ctx):
 @suite("obfuscation")
 def obfuscation_suite(ctx):
     c = ctx.config
-    for model in ctx.models:
+    for model in ctx.attack_models:
         rows = {"fgsm": ctx.result(model, "fgsm", {"eps": c.eps}, suite_name="obfuscation"),
                 "pgd": ctx.result(model, "pgd", pgd_params(c, max(c.steps)), suite_name="obfuscation"),
                 "spsa": ctx.result(model, "spsa", ATTACK_PARAMS["spsa"](c), suite_name="obfuscation"),
@@ -196,19 +243,24 @@ def obfuscation_suite(ctx):
 @suite("channels")
 def channels_suite(ctx):
     c = ctx.config
+    count = len(ctx.x) if c.channel_examples is None else min(int(c.channel_examples), len(ctx.x))
+    x, y = ctx.x[:count], ctx.y[:count]
     for model in ctx.models:
         ctx.progress(f"{model.name}: accuracy vs distortion")
         for curve_dict in channel_metrics.distortion_curves(model, ctx.x, ctx.y):
             ctx.report.add_curve(**curve_dict)
-        ctx.progress(f"{model.name}: channel transfer matrix")
-        ctx.report.add_matrix(**channel_metrics.transfer_matrix(model, ctx.x, ctx.y,
-                                                                params=pgd_params(c, max(c.steps))))
+        ctx.progress(f"{model.name}: channel transfer matrix ({c.channel_attack}, {len(x)} images)")
+        params = pgd_params(c, max(c.steps)) if c.channel_attack == "pgd" else {}
+        ctx.report.add_matrix(**channel_metrics.transfer_matrix(model, x, y, attack=c.channel_attack, params=params,
+                                                                batch_size=c.batch_size, bpda=c.bpda))
         ctx.progress(f"{model.name}: recovery windows")
-        curves, n = channel_metrics.recovery_windows(model, ctx.x, ctx.y, params=pgd_params(c, max(c.steps)),
-                                                     seed=c.seed)
+        curves, n = channel_metrics.recovery_windows(model, x, y, params=pgd_params(c, max(c.steps)), seed=c.seed,
+                                                     bpda=c.bpda)
         for curve_dict in curves:
             ctx.report.add_curve(**{**curve_dict, "series": curve_dict["series"]})
-        ctx.result(model, "partial_adaptive", {"eps": c.eps}, suite_name="channels")
+        ctx.result(model, "partial_adaptive", {}, suite_name="channels", x=x, y=y)
+        ctx.result(model, "partial_adaptive_pgd", {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
+                   suite_name="channels", x=x, y=y)
 
 
 # ----- issue 5: corruption robustness and the ANP / perturbation-study criteria --------------------
@@ -285,7 +337,7 @@ def _add_defined_matrix(ctx, name, rows, cols, values, col_label, paper):
 
 @suite("perturbation_seq")
 def perturbation_suite(ctx):
-    from eval.corruptions import ANP_TABLE10, perturbation_sequence
+    from eval.corruptions import ANP_TABLE10, flip_reference, perturbation_sequence
     from eval.metrics import corruption as cm
     c = ctx.config
     names = list(ANP_TABLE10)
@@ -295,7 +347,8 @@ def perturbation_suite(ctx):
         ctx.progress(f"CIFAR-10-P: {name}")
         seq = _as_float(perturbation_sequence(x, name, seed=c.seed, cache_dir=c.cache_dir))
         for model in ctx.models:
-            fps[model.name].append(cm.flip_probability(cm.sequence_predictions(model, seq)))
+            fps[model.name].append(cm.flip_probability(cm.sequence_predictions(model, seq),
+                                                       reference=flip_reference(name)))
     models = [m.name for m in ctx.models]
     for model in models:
         ctx.report.add_matrix(name="flip_probability", model=model, rows=[model], cols=names, values=[fps[model]],
@@ -336,9 +389,9 @@ def insensitivity_suite(ctx):
     import zoo
     from eval.metrics import insensitivity as ins
     c = ctx.config
-    x, y = ctx.x[:100], ctx.y[:100]
+    x, y = ctx.x[:c.insensitivity_examples], ctx.y[:c.insensitivity_examples]
     for model in ctx.models:
-        fn = model.model_fn("deterministic")
+        fn = model.model_fn(model.deterministic_mode(c.bpda))  # noise off; BPDA through rounding channels
         for method in ("fgsm", "pgd", "step_ll", "gaussian_noise", "shot_noise"):
             ctx.progress(f"{model.name}: noise insensitivity ({method})")
             values = [ins.noise_insensitivity(fn, x, y, method, e, copies=1 if method == "fgsm" else 10,
@@ -362,12 +415,15 @@ def insensitivity_suite(ctx):
 def analysis_suite(ctx):
     from eval.metrics import analysis
     c = ctx.config
-    x, y = ctx.x[:64], ctx.y[:64]
+    x, y = ctx.x[:c.analysis_examples], ctx.y[:c.analysis_examples]
+    k = min(c.gradient_norm_examples, len(x))
     for model in ctx.models:
-        fn = model.model_fn("deterministic")
+        # M1 / M2 of the deterministic network (noise off; BPDA through rounding channels); the adversarial
+        # examples are those of the model as served, crafted with its EOT and BPDA settings.
+        fn = model.model_fn(model.deterministic_mode(c.bpda))
         ctx.progress(f"{model.name}: M1 / M2")
-        x_adv = craft(model, "pgd", x, y, pgd_params(c, max(c.steps)), 1, "deterministic" if model.is_differentiable
-                      else "bpda", c.batch_size)
+        eot, _, mode = attack_settings(model, c.eot, 1, c.bpda)
+        x_adv = craft(model, "pgd", x, y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size, c.eot_mode)
         for kind, data in (("natural", x), ("adversarial", x_adv)):
             pred = np.argmax(fn(data).numpy(), axis=1).astype(np.int32)
             m1, m2 = analysis.m1_m2(fn, data, pred, seed=c.seed)
@@ -377,7 +433,7 @@ def analysis_suite(ctx):
                                      x_label="M2 = lambda_max of the input Hessian", paper="Study sec. 2.4, D.6")
         ctx.progress(f"{model.name}: gradient norms under noise")
         sigmas = [0.0, 0.01, 0.02, 0.04, 0.08]
-        curves = analysis.gradient_norms_under_noise(fn, x[:16], y[:16].astype(np.int32), x_adv[:16], sigmas,
+        curves = analysis.gradient_norms_under_noise(fn, x[:k], y[:k].astype(np.int32), x_adv[:k], sigmas,
                                                      seed=c.seed)
         for (start, label), values in curves.items():
             ctx.report.add_curve(name=f"gradient_norm_{start}_{model.name}", model=model.name, series=label,

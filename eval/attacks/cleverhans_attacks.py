@@ -35,6 +35,7 @@ from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient
 from cleverhans.tf2.attacks.spsa import SPSAAdam, margin_logit_loss, projected_optimization
 from cleverhans.tf2.utils import get_or_guess_labels, set_with_mask
 
+from eval.attacks.eot import per_draw
 from eval.attacks.registry import AttackSpec, register
 from zoo.errors import ZooError
 
@@ -200,6 +201,7 @@ def spsa(model_fn, x, y, params):
     """SPSA (Uesato et al. 2018): gradient-free, Adam on SPSA estimates of the margin loss, L-inf ball.
 
     CleverHans' ``spsa`` body (margin logit loss, ``projected_optimization``), one image at a time.
+    On a random model (``EOTModel``, gradient mode) the loss is the margin loss averaged over draws.
     """
     samples = int(params["spsa_samples"])
     if samples < 2 or samples % 2:
@@ -207,9 +209,8 @@ def spsa(model_fn, x, y, params):
     optimizer = _SPSAAdam(lr=params["learning_rate"], delta=params["delta"], num_samples=samples,
                           num_iters=int(params["spsa_iters"]))
 
-    def loss_fn(x_, label):
-        logits = model_fn(x_)
-        return -margin_logit_loss(logits, label, nb_classes=logits.shape[-1])  # untargeted
+    def loss_fn(x_, label):  # untargeted; under gradient EOT the mean over draws of the per-draw loss
+        return per_draw(model_fn, lambda logits: -margin_logit_loss(logits, label, nb_classes=logits.shape[-1]), x_)
 
     out = [projected_optimization(loss_fn, x[i:i + 1], y[i:i + 1], params["eps"], int(params["nb_iter"]), optimizer,
                                   early_stop_loss_threshold=params["early_stop_loss_threshold"], **BOX)
@@ -219,20 +220,21 @@ def spsa(model_fn, x, y, params):
 
 for _spec in (
     AttackSpec("fgsm", fgsm, dict(eps=EPS), "linf", "whitebox",
-               "PNI sec. 4.1 (FGSM, Goodfellow et al. 2015): eps=8/255"),
+               "PNI sec. 4.1 (FGSM, Goodfellow et al. 2015): eps=8/255", eot_loss=True),
     AttackSpec("bim", bim, dict(eps=EPS, eps_iter=STEP, nb_iter=10), "linf", "whitebox",
-               "Kurakin et al. 2017 (BIM): eps=8/255, step 2/255, 10 steps"),
+               "Kurakin et al. 2017 (BIM): eps=8/255, step 2/255, 10 steps", eot_loss=True),
     AttackSpec("pgd", pgd, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, rand_minmax=None), "linf",
                "whitebox", "PNI sec. 4.1 (PGD, Madry et al. 2018): eps=8/255, step 2/255, 7 steps (20/40/100 via "
-               "nb_iter), random start in the eps ball"),
+               "nb_iter), random start in the eps ball", eot_loss=True),
     AttackSpec("pgd_l2", pgd_l2, dict(eps=0.5, eps_iter=0.1, nb_iter=20, rand_init=True, rand_minmax=None), "l2",
-               "whitebox", "Madry et al. 2018, L2 PGD: eps=0.5 (the usual CIFAR-10 L2 budget), step 0.1, 20 steps"),
+               "whitebox", "Madry et al. 2018, L2 PGD: eps=0.5 (the usual CIFAR-10 L2 budget), step 0.1, 20 steps",
+               eot_loss=True),
     AttackSpec("mifgsm", mifgsm, dict(eps=EPS, eps_iter=STEP, nb_iter=10, decay_factor=1.0), "linf", "whitebox",
-               "Dong et al. 2018 (MI-FGSM), as used by ANP: eps=8/255, step 2/255, 10 steps, mu=1.0"),
+               "Dong et al. 2018 (MI-FGSM), as used by ANP: eps=8/255, step 2/255, 10 steps, mu=1.0", eot_loss=True),
     AttackSpec("cw_l2", cw_l2, dict(initial_const=0.01, learning_rate=5e-4, binary_search_steps=9, max_iterations=10,
                                     confidence=0.0, abort_early=True, batch_size=None), "l2", "whitebox",
                "PNI sec. 4.1 (C&W L2, Carlini & Wagner 2017): c=0.01, lr=5e-4, 9 binary-search steps, "
-               "10 iterations, kappa=0"),
+               "10 iterations, kappa=0"),  # EOT: averaged logits (its per-example masks need one logit row each)
     AttackSpec("spsa", spsa, dict(eps=EPS, nb_iter=10, spsa_samples=64, spsa_iters=1, learning_rate=0.01, delta=0.01,
                                   early_stop_loss_threshold=None), "linf", "blackbox",
                "Uesato et al. 2018 (SPSA), gradient-free: eps=8/255, 10 steps, 64 samples, lr=0.01, delta=0.01"),

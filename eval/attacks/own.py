@@ -2,8 +2,10 @@
 
 * ``step_ll``: Step-LL (Kurakin et al. 2017), one step away from the least-likely class.
 * ``pgd_fast``: ``zoo.adversarial.pgd_linf`` compiled in a cached ``tf.function`` (optionally XLA);
-  the benchmark's PGD. EOT is not a parameter: pass ``ServedModel.model_fn(eot=n)``.
-* ``partial_adaptive``: the perturbation study's partially adaptive attacker (sec. 3.4, App. D.5).
+  the benchmark's PGD. EOT is not a parameter: pass ``ServedModel.model_fn(eot=n)`` (an ``EOTModel``).
+* ``partial_adaptive``: the perturbation study's partially adaptive attacker (sec. 3.4, App. D.5,
+  Table 1): C&W L2 through an assumed Laplace channel, one noise draw per pass;
+  ``partial_adaptive_unlimited``: Fig. 11's many draws; ``partial_adaptive_pgd``: at an L-inf budget.
 * ``transfer``: x_adv crafted on a source model by another registered attack.
 * ``majority_vote``: not an attack, the study's defense option (App. D.4).
 """
@@ -11,6 +13,8 @@ import weakref
 
 import tensorflow as tf
 
+from eval.attacks.cleverhans_attacks import cw_l2
+from eval.attacks.eot import eot_view
 from eval.attacks.registry import AttackSpec, get, register, run_attack
 from zoo import adversarial
 from zoo.errors import ZooError
@@ -21,8 +25,15 @@ STEP = 2.0 / 255.0
 
 
 def step_ll(model_fn, x, y, params):
-    """Step-LL (Kurakin et al. 2017): x - eps * sign(grad_x L(x, y_LL)); ignores ``y`` by design."""
-    return adversarial.step_ll(model_fn, x, params["eps"])
+    """Step-LL (Kurakin et al. 2017): x - eps * sign(grad_x L(x, y_LL)); ignores ``y`` by design.
+
+    y_LL is the least-likely class of the (EOT-averaged) logits; the step follows the mean of the
+    per-draw loss gradients under gradient EOT (``eval.attacks.eot``), as ``zoo.adversarial.step_ll``.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+    fn, target = eot_view(model_fn, adversarial.least_likely(model_fn, x))
+    grad = adversarial.loss_gradient(fn, x, target)
+    return tf.stop_gradient(tf.clip_by_value(x - params["eps"] * tf.sign(grad), 0.0, 1.0))
 
 
 # model_fn -> {(steps, random_start, jit_compile): tf.function}. Weak keys: a model_fn that is
@@ -68,25 +79,47 @@ def pgd_fast(model_fn, x, y, params):
               tf.constant(params["eps_iter"], tf.float32))
 
 
-def laplace_surrogate(model_fn, n=8, b=0.03, seed=None):
-    """x -> mean over n draws of model_fn(clip(x + Laplace(0, b), 0, 1)): the assumed random channel.
+# The perturbation study's C&W L2 (Table 1, Fig. 11: foolbox's attack with 100 iterations, 5 binary-search
+# steps, initial c 0.01; the learning rate is not stated: foolbox's default 5e-3).
+STUDY_CW = dict(max_iterations=100, binary_search_steps=5, initial_const=0.01, learning_rate=5e-3, confidence=0.0,
+                abort_early=True)
+UNLIMITED_DRAWS = 32
+
+
+def laplace_surrogate(model_fn, draws=1, b=0.03, seed=None):
+    """x -> model_fn(clip(x + Laplace(0, b), 0, 1)), averaged over ``draws`` fresh draws per call.
 
     Study sec. 3.4 / App. D.5: the partially adaptive attacker knows the defense has a random input
     channel but not which, and models it as Laplace noise (sampled by ``zoo.layers.LaplaceNoise``).
+    ``draws=1`` is one noise injection per forward pass (the study's single adaptive step); more
+    draws are Fig. 11's "many noise iterations".
     """
+    draws = int(draws)
+    if draws < 1:
+        raise ZooError(f"partial adaptive attack draws={draws}: expected an integer >= 1 (noise draws per pass)")
     noise = LaplaceNoise(scale=float(b), seed=seed)
-    n = max(1, int(n))
 
     def fn(x):
-        draws = [model_fn(tf.clip_by_value(noise(x, training=False), 0.0, 1.0)) for _ in range(n)]
-        return tf.add_n(draws) / float(n)
+        outs = [model_fn(tf.clip_by_value(noise(x, training=False), 0.0, 1.0)) for _ in range(draws)]
+        return outs[0] if draws == 1 else tf.add_n(outs) / float(draws)
 
     return fn
 
 
 def partial_adaptive(model_fn, x, y, params):
-    """Partially adaptive attack (study sec. 3.4, App. D.5): PGD L-inf on the Laplace-channel surrogate."""
-    surrogate = laplace_surrogate(model_fn, params["n"], params["b"], params["seed"])
+    """Partially adaptive attack (study sec. 3.4, App. D.5, Table 1 row "Laplace"): the study's C&W L2
+    (``STUDY_CW``) against model + an assumed Laplace(0, b) channel, ``draws`` noise draws per pass.
+
+    ``partial_adaptive`` takes one draw per pass (single adaptive step), ``partial_adaptive_unlimited``
+    many (Fig. 11); unbounded like ``cw_l2`` (where it fails it returns x).
+    """
+    surrogate = laplace_surrogate(model_fn, params["draws"], params["b"], params["seed"])
+    return cw_l2(surrogate, x, y, {k: v for k, v in params.items() if k not in ("draws", "b", "seed")})
+
+
+def partial_adaptive_pgd(model_fn, x, y, params):
+    """The partially adaptive attack at an L-inf budget: PGD through the Laplace(0, b) surrogate, ``draws`` per step."""
+    surrogate = laplace_surrogate(model_fn, params["draws"], params["b"], params["seed"])
     return adversarial.pgd_linf(surrogate, x, y, params["eps"], params["eps_iter"], int(params["nb_iter"]),
                                 random_start=bool(params["rand_init"]))
 
@@ -123,11 +156,20 @@ for _spec in (
                "Kurakin et al. 2017 (Adversarial ML at Scale), Step-LL: eps=8/255"),
     AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, jit_compile=False),
                "linf", "whitebox",
-               "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf in a cached tf.function"),
-    AttackSpec("partial_adaptive", partial_adaptive,
-               dict(eps=EPS, eps_iter=STEP, nb_iter=20, rand_init=True, n=8, b=0.03, seed=None), "linf", "whitebox",
-               "Perturbation study sec. 3.4 and App. D.5: PGD-20 eps=8/255 step 2/255 through an assumed "
-               "Laplace(0, 0.03) input channel, 8 draws"),
+               "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf in a cached tf.function",
+               eot_loss=True),
+    AttackSpec("partial_adaptive", partial_adaptive, dict(STUDY_CW, batch_size=None, draws=1, b=0.03, seed=None),
+               "l2", "whitebox",
+               "Perturbation study sec. 3.4, App. D.5, Table 1 (row Laplace): C&W L2, 100 iterations, 5 binary-search "
+               "steps, c0=0.01, lr 5e-3, through an assumed Laplace(0, 0.03) input channel, one draw per pass"),
+    AttackSpec("partial_adaptive_unlimited", partial_adaptive,
+               dict(STUDY_CW, batch_size=None, draws=UNLIMITED_DRAWS, b=0.03, seed=None), "l2", "whitebox",
+               "Perturbation study Fig. 11 (many noise iterations): partial_adaptive with 32 Laplace draws "
+               "averaged per pass (the paper goes to 2^14)"),
+    AttackSpec("partial_adaptive_pgd", partial_adaptive_pgd,
+               dict(eps=EPS, eps_iter=STEP, nb_iter=20, rand_init=True, draws=1, b=0.03, seed=None), "linf",
+               "whitebox", "Perturbation study sec. 3.4 at PNI's budget: PGD-20 eps=8/255 step 2/255 through an "
+               "assumed Laplace(0, 0.03) input channel, one draw per step"),
     AttackSpec("transfer", transfer, dict(source_fn=None, source_attack="pgd", source_params=None), None, "transfer",
                "Transfer attack (Papernot et al. 2016): x_adv crafted on a source model, evaluated on the target"),
 ):

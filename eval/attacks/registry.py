@@ -1,11 +1,18 @@
 """Attack registry: a flag value (``--attack=pgd``) maps to one ``AttackSpec`` in ``ATTACKS``.
 
 An attack is ``fn(model_fn, x, y, params) -> x_adv``: ``model_fn(x) -> logits`` (EOT and BPDA are
-the caller's business, applied through ``model_fn``; see ``eval.model.ServedModel.model_fn``),
+the caller's business, applied through ``model_fn``; see ``eval.model.ServedModel.model_fn`` and
+``eval.attacks.eot``),
 ``x`` float32 images [N,H,W,C] in [0,1] (pixel space is the contract, PNI sec. 4.1), ``y`` integer
 labels [N], ``params`` the spec's defaults merged with the caller's overrides. It returns a float32
 ``tf.Tensor`` in [0,1] within the attack's budget: ``params["eps"]`` in the spec's ``norm`` when the
 spec has an ``eps`` (C&W L2 minimises distortion instead and has no budget).
+
+EOT (``eval.attacks.eot``): for a spec with ``eot_loss=True`` (fgsm, bim, pgd, pgd_l2, mifgsm,
+pgd_fast: a cross-entropy summed over the batch) and a ``model_fn`` that is an ``EOTModel`` in
+gradient mode, ``run_attack`` passes the stacked draws and tiled labels, so the attack follows the
+mean of the per-draw loss gradients (Athalye et al. 2018). step_ll and spsa apply it themselves;
+cw_l2, partial_adaptive and transfer's target see the logits averaged over the draws.
 
 ``run_attack`` is the one entry point: it merges, validates (one-line ``ZooError`` for an unknown
 attack or parameter, a negative size, a step larger than the budget, images outside [0,1]) and calls.
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from eval.attacks.eot import eot_view
 from zoo.errors import ZooError, choice_error
 
 NORMS = ("linf", "l2", None)
@@ -33,7 +41,9 @@ class AttackSpec:
 
     ``norm`` is the norm its budget ``eps`` is measured in ('linf', 'l2' or None), ``kind`` is
     'whitebox' (uses gradients), 'blackbox' (queries logits only) or 'transfer' (crafted on another
-    model), ``paper`` names the paper section the defaults come from.
+    model), ``paper`` names the paper section the defaults come from. ``eot_loss``: the attack's
+    loss is a per-example cross-entropy of (model_fn(x), y) summed or averaged over the batch and y
+    is used for nothing else, so ``run_attack`` may hand it stacked EOT draws with tiled labels.
     """
 
     name: str
@@ -42,6 +52,7 @@ class AttackSpec:
     norm: object = None
     kind: str = "whitebox"
     paper: str = ""
+    eot_loss: bool = False
 
     def __post_init__(self):
         if self.norm not in NORMS:
@@ -129,5 +140,7 @@ def run_attack(name, model_fn, x, y, **overrides):
     x, y = _check_inputs(name, x, y, model_fn)
     if spec.bounded and params["eps"] == 0:
         return tf.identity(x)
+    if spec.eot_loss:  # gradient EOT: the loss averages over the stacked draws (eval.attacks.eot)
+        model_fn, y = eot_view(model_fn, y)
     x_adv = spec.fn(model_fn, x, y, params)
     return tf.convert_to_tensor(x_adv, tf.float32)

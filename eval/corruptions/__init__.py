@@ -85,11 +85,11 @@ frame with frame 0 in the flip probability; the others compare consecutive frame
 """
 from eval.corruptions import blur, digital, noise, weather  # noqa: F401  (registers the corruptions)
 from eval.corruptions.generation import corrupt, generate
-from eval.corruptions.perturbations import (ANP_TABLE10, PERTURBATIONS, Perturbation, list_perturbations,
-                                            perturbation_sequence)
+from eval.corruptions.perturbations import (ANP_TABLE10, PERTURBATIONS, Perturbation, flip_reference,
+                                            list_perturbations, perturbation_sequence)
 from eval.corruptions.registry import (ALL, BENCHMARK, CORRUPTIONS, EXTRA, SEVERITIES, Corruption, get,
                                        list_corruptions)
 
 __all__ = ["ALL", "ANP_TABLE10", "BENCHMARK", "CORRUPTIONS", "Corruption", "EXTRA", "PERTURBATIONS", "Perturbation",
-           "SEVERITIES", "corrupt", "generate", "get", "list_corruptions", "list_perturbations",
+           "SEVERITIES", "corrupt", "flip_reference", "generate", "get", "list_corruptions", "list_perturbations",
            "perturbation_sequence"]

@@ -219,6 +219,16 @@ def get_perturbation(name):
         raise choice_error("perturbation", name, PERTURBATIONS) from None
 
 
+def flip_reference(name):
+    """The frame a flip is counted against in FP: ``"first"`` for noise sequences, ``"previous"`` otherwise.
+
+    The one table is the registry's ``noise`` flag (gaussian/shot/speckle noise and their ``_2``/``_3``):
+    Hendrycks & Dietterich compare independent noise draws with the first frame and the frames of a
+    smooth sequence with their predecessor (``flip_prob`` in ``cifar-p-eval.py``).
+    """
+    return "first" if get_perturbation(name).noise else "previous"
+
+
 def check_frames(frames):
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < MIN_FRAMES:
         raise ZooError(f"frames={frames!r} is invalid: expected an integer >= {MIN_FRAMES} "

@@ -61,12 +61,23 @@ def m1_m2(model_fn, x, c, iterations=20, seed=0):
     return grad_norm(model_fn, x, c), lambda_max(lambda z: _per_example_loss(model_fn, z, c_t), x, iterations, seed)
 
 
+def random_other_class(y, adv, num_classes, rng):
+    """Per example a class drawn uniformly from those that are neither y nor adv (with 2 classes and
+    adv == y: the other one)."""
+    out = np.empty(len(y), dtype=np.int32)
+    for i, (label, a) in enumerate(zip(y, adv)):
+        choices = ([c for c in range(num_classes) if c not in (label, a)]
+                   or [c for c in range(num_classes) if c != label])
+        out[i] = rng.choice(choices)
+    return out
+
+
 def gradient_norms_under_noise(model_fn, x, y, x_adv, sigmas, draws=4, seed=0):
     """Curves of mean ||grad f_c|| for c = original, adversarial, random other class vs noise sigma."""
     rng = np.random.default_rng(seed)
-    adv = np.argmax(model_fn(tf.constant(x_adv)).numpy(), axis=1)
-    other = (y + rng.integers(1, 10, size=len(y))) % 10
-    other = np.where(other == adv, (other + 1) % 10, other)
+    logits = model_fn(tf.constant(x_adv)).numpy()
+    adv = np.argmax(logits, axis=1)
+    other = random_other_class(y, adv, logits.shape[-1], rng)
     curves = {}
     for start_name, start in (("natural", x), ("adversarial", x_adv)):
         for label, c in (("original class", y), ("adversarial class", adv), ("random class", other)):

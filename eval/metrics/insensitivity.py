@@ -3,7 +3,8 @@
 * epsilon-empirical noise insensitivity, ANP eq. (4):
   I_f(eps) = 1/(N M) sum_i sum_j |l(x_i, y_i) - l(mu_ij, y_i)| / ||x_i - mu_ij||_inf,
   ||x_i - mu_ij||_inf <= eps, for M polluted copies mu_ij of each x_i made by an adversarial attack
-  (FGSM, PGD, Step-LL) or a corruption (Gaussian / shot noise, clipped into the eps-ball).
+  (FGSM, PGD, Step-LL) or a corruption (Gaussian noise of std eps; CIFAR-10-C shot noise of severity 1,
+  Poisson(500 x) / 500 from ``eval.corruptions.noise``, not ImageNet-C's c = 60), clipped into the eps-ball.
   Smaller is more insensitive (ANP Fig. 8-9).
 * hidden representation insensitivity (ANP Fig. 4, 13): per ReLU layer, the mean absolute change of
   the activations between x and a polluted x' (PGD or Gaussian noise within eps), divided by the
@@ -13,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from eval.attacks import run_attack
+from eval.corruptions import noise as cifar_c_noise
 from zoo.adversarial import per_example_xent
 
 
@@ -30,7 +32,7 @@ def polluted(method, model_fn, x, y, eps, rng):
     elif method == "gaussian_noise":
         out = x + rng.normal(0.0, eps, x.shape)
     elif method == "shot_noise":
-        out = rng.poisson(np.clip(x, 0, 1) * 60.0) / 60.0  # CIFAR-10-C shot noise, severity 1 (c = 60)
+        out = cifar_c_noise.shot_noise(np.clip(x, 0, 1), 1, rng)  # CIFAR-10-C severity 1: c = 500
     else:
         raise ValueError(f"unknown pollution {method!r}")
     return np.clip(np.clip(out, x - eps, x + eps), 0.0, 1.0).astype(np.float32)

@@ -66,7 +66,7 @@ def _flat(a):
 
 def test_registry_table_is_complete():
     expected = {"fgsm", "bim", "pgd", "pgd_l2", "mifgsm", "cw_l2", "spsa", "step_ll", "pgd_fast",
-                "partial_adaptive", "transfer"}
+                "partial_adaptive", "partial_adaptive_unlimited", "partial_adaptive_pgd", "transfer"}
     assert set(list_attacks()) == expected and list_attacks() == sorted(expected)
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and get(name) is spec and spec.paper
@@ -134,7 +134,9 @@ def test_eps_zero_returns_the_images(linear):
 
 # ---------------------------------------------------------------- budgets (conv model)
 
-_FAST = {"spsa": dict(nb_iter=2, spsa_samples=8), "partial_adaptive": dict(n=2, nb_iter=5),
+_FAST = {"spsa": dict(nb_iter=2, spsa_samples=8), "partial_adaptive_pgd": dict(nb_iter=5),
+         "partial_adaptive": dict(max_iterations=5, binary_search_steps=2),
+         "partial_adaptive_unlimited": dict(draws=2, max_iterations=5, binary_search_steps=2),
          "cw_l2": dict(batch_size=3)}  # batch_size < N: the second (smaller) batch runs too
 
 
@@ -152,6 +154,28 @@ def test_every_attack_stays_in_budget_and_box(convnet, name):
         size = np.abs(delta).max(1) if spec.norm == "linf" else np.linalg.norm(delta, axis=1)
         assert np.all(size <= eps * (1 + 1e-5) + 1e-7), (name, size, eps)
         assert size.max() > 0.5 * eps  # and it does move
+
+
+# ---------------------------------------------------------------- SPSA (gradient-free)
+
+
+def test_spsa_lowers_accuracy_where_the_margin_is_smaller_than_eps(linear):
+    """Each image sits at a quarter of the largest logit change an eps-step can make (eps * ||d||_1) from the
+    boundary of the linear model, so any perturbation even loosely aligned with d flips it: SPSA's
+    estimated gradients must find one (clean accuracy 1 by construction, labels = predictions)."""
+    model_fn, _, _, d = linear
+    rng = np.random.default_rng(5)
+    x0 = rng.uniform(0.3, 0.7, size=(8, DIM))
+    target = np.where(np.arange(8) % 2 == 0, 1.0, -1.0) * 0.25 * EPS * np.abs(d).sum()  # logit_1 - logit_0
+    x = (x0 - ((x0 @ d - target) / (d @ d))[:, None] * d[None]).reshape((8,) + SHAPE).astype(np.float32)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    y = np.argmax(model_fn(x).numpy(), axis=1).astype(np.int32)
+    assert y.tolist() == [1, 0] * 4  # the margins have the signs built in
+    tf.random.set_seed(0)
+    x_adv = run_attack("spsa", model_fn, x, y).numpy()
+    accuracy = float(np.mean(np.argmax(model_fn(x_adv).numpy(), axis=1) == y))
+    assert np.abs(x_adv - x).max() <= EPS + 1e-6
+    assert accuracy <= 0.25, f"SPSA accuracy {accuracy}: expected <= 0.25 (clean 1.0, margins 0.25 of eps * ||d||_1)"
 
 
 # ---------------------------------------------------------------- C&W
@@ -210,13 +234,75 @@ def test_majority_vote_breaks_ties_towards_the_smallest_label():
 # ---------------------------------------------------------------- partial adaptive, transfer
 
 
-def test_partial_adaptive_moves_along_the_optimum_within_eps(linear):
+def test_partial_adaptive_pgd_moves_along_the_optimum_within_eps(linear):
     model_fn, x, y, d = linear
-    x_adv = run_attack("partial_adaptive", model_fn, x, y, n=4, seed=3).numpy()
+    x_adv = run_attack("partial_adaptive_pgd", model_fn, x, y, seed=3).numpy()
     delta = _flat(x_adv) - _flat(x)
     assert np.abs(delta).max() <= EPS + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
     agree = np.sign(delta) == np.sign(_direction(d, y))
     assert agree.mean() >= 0.9
+
+
+class _Counting:
+    """model_fn wrapper counting executed calls (tf.Variable: C&W runs the model inside a tf.function)
+    and keeping the inputs of the first ``keep`` calls."""
+
+    def __init__(self, model_fn, shape, keep=4):
+        self.model_fn, self.keep = model_fn, keep
+        self.calls = tf.Variable(0)
+        self.inputs = tf.Variable(tf.zeros((keep,) + tuple(shape)))
+
+    def __call__(self, x):
+        index = tf.minimum(self.calls, self.keep - 1)
+        self.inputs.scatter_nd_update([[index]], [tf.convert_to_tensor(x, tf.float32)])
+        self.calls.assign_add(1)
+        return self.model_fn(x)
+
+
+def test_partial_adaptive_is_the_study_cw_through_one_laplace_draw():
+    """Study sec. 3.4 / Table 1 row Laplace: C&W L2 (100 iterations, 5 binary-search steps, c0 0.01)
+    through Laplace(0, 0.03), a single noise injection per pass; Fig. 11's variant takes many."""
+    from eval.attacks.own import STUDY_CW
+    assert STUDY_CW == dict(max_iterations=100, binary_search_steps=5, initial_const=0.01, learning_rate=5e-3,
+                            confidence=0.0, abort_early=True)
+    single, many = get("partial_adaptive"), get("partial_adaptive_unlimited")
+    assert {k: single.defaults[k] for k in STUDY_CW} == STUDY_CW and single.defaults["draws"] == 1
+    assert single.defaults["b"] == 0.03 and not single.bounded and single.norm == "l2"
+    assert many.defaults["draws"] > 1 and {k: many.defaults[k] for k in STUDY_CW} == STUDY_CW
+    assert get("partial_adaptive_pgd").bounded and get("partial_adaptive_pgd").defaults["draws"] == 1
+
+
+@pytest.mark.parametrize("name,draws", [("partial_adaptive", 1), ("partial_adaptive_unlimited", 3)])
+def test_partial_adaptive_makes_draws_model_calls_per_step(linear, name, draws):
+    """One C&W gradient step = ``draws`` model calls on fresh Laplace draws: 2 binary-search steps x 3
+    iterations (no early abort) are 6 steps, plus CleverHans' one forward pass for the class count
+    (``get_or_guess_labels``): 7 x draws calls. The first call sees x + Laplace(0, 0.03), whose mean
+    |noise| is b = 0.03, and no two calls see the same draw."""
+    model_fn, x, y, _ = linear
+    counting = _Counting(model_fn, x.shape)
+    x_adv = run_attack(name, counting, x, y, draws=draws, max_iterations=3, binary_search_steps=2,
+                       abort_early=False, seed=1).numpy()
+    calls = int(counting.calls.numpy())
+    assert calls == (1 + 6) * draws, f"model calls {calls}: expected (1 + 6 steps) x {draws} draws"
+    seen = counting.inputs.numpy()
+    noise = seen[0] - x  # the class-count pass on x itself
+    assert 0.8 * 0.03 < np.abs(noise).mean() < 1.2 * 0.03, np.abs(noise).mean()
+    assert all(not np.allclose(seen[i], seen[j]) for i in range(4) for j in range(i))
+    assert 0.0 <= x_adv.min() and x_adv.max() <= 1.0
+
+
+def test_partial_adaptive_pgd_takes_one_draw_per_step_and_stays_in_budget(linear):
+    model_fn, x, y, _ = linear
+    counting = _Counting(model_fn, x.shape)
+    x_adv = run_attack("partial_adaptive_pgd", counting, x, y, nb_iter=5, seed=2).numpy()
+    assert int(counting.calls.numpy()) == 5  # 5 PGD steps, one Laplace draw and one gradient each
+    assert np.abs(x_adv - x).max() <= EPS + 1e-6 and x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+
+
+def test_partial_adaptive_rejects_zero_draws(linear):
+    model_fn, x, y, _ = linear
+    with pytest.raises(ZooError, match="draws=0: expected an integer >= 1"):
+        run_attack("partial_adaptive_pgd", model_fn, x, y, draws=0)
 
 
 def test_transfer_returns_the_source_attack_output(linear, convnet):

@@ -107,6 +107,9 @@ def test_cli_writes_json_markdown_and_plots(digits_models, tmp_path):
     (["--model=exported_models", "--suite=gray"], "--suite=gray: expected one of"),
     (["--model=x", "--attacks=laser"], "--attacks=laser: unknown attack"),
     (["--model=x", "--eps=-0.1"], "--eps=-0.1: expected a value >= 0"),
+    (["--model=x", "--protocol=pni", "--eot=8"],
+     "--protocol=pni fixes --eot=1; got --eot=8 (drop one of the two flags)"),
+    (["--model=x", "--noise=sometimes"], "--noise"),
 ])
 def test_cli_usage_errors(flags, message):
     done = _eval_cli(*flags)

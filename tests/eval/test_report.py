@@ -212,6 +212,9 @@ def test_failed_plot_leaves_no_partial_png(tmp_path, monkeypatch):
     ({"eot": 2.5}, "eot"),
     ({"params": [1, 2]}, "params"),
     ({"acuracy": 0.5}, "acuracy"),  # a typo is refused, not dropped
+    ({"noise": "maybe"}, "noise"),
+    ({"eot_mode": "mean"}, "eot_mode"),
+    ({"votes": 0}, "votes"),
 ])
 def test_bad_result_names_the_field(change, field):
     row = _row(**{k: v for k, v in change.items() if v is not None})
@@ -222,6 +225,21 @@ def test_bad_result_names_the_field(change, field):
         Report({}).add_result(**row)
     msg = str(err.value)
     assert f"'{field}'" in msg and "\n" not in msg and len(msg) < 500
+
+
+def test_noise_off_eot_mode_and_votes_reach_the_markdown():
+    rep = Report({"num_examples": 500})
+    rep.add_result(**_row(model="pni", attack="pgd", trials=5, std=0.01, eot=8, eot_mode="gradient", noise="on"))
+    rep.add_result(**_row(model="pni (noise off)", attack="pgd", noise="off"))
+    rep.add_result(**_row(model="pni", defense="majority_vote", votes=7, noise="on"))
+    data = rep.to_dict()
+    assert [r.get("noise") for r in data["results"]] == ["on", "off", "on"] and data["results"][2]["votes"] == 7
+    markdown = report_mod.render_markdown(data)
+    assert "### pni (noise off)" in markdown and "| Noise |" in markdown
+    assert "| 8 (gradient) |" in markdown and "majority_vote (7 votes)" in markdown
+    plain = Report({})
+    plain.add_result(**_row(noise="on"))
+    assert "Noise" not in report_mod.render_markdown(plain.to_dict())  # no noise-off rows: no column
 
 
 def test_missing_accuracy_message():

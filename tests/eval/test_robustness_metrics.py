@@ -131,3 +131,19 @@ def test_noise_insensitivity_of_a_linear_model_under_fgsm_is_the_loss_slope():
     g = tape.gradient(loss, xt).numpy().reshape(6, -1)
     assert value == pytest.approx(np.abs(g).sum(1).mean(), rel=0.02)
     assert insensitivity.noise_insensitivity(fn, x, y, "gaussian_noise", 0.01, copies=3) < value * 1.0001
+
+
+def test_gradient_norms_under_noise_draw_the_random_class_among_the_model_classes():
+    """A 3-class model: the 'random class' is neither the label nor the adversarial class and exists."""
+    rng = np.random.default_rng(6)
+    fn = _linear(rng.normal(size=(12, 3)).astype(np.float32), np.zeros(3, np.float32))
+    x = rng.uniform(0.2, 0.8, size=(6, 2, 2, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2], np.int32)
+    x_adv = np.clip(x + rng.uniform(-0.1, 0.1, x.shape), 0, 1).astype(np.float32)
+    curves = analysis.gradient_norms_under_noise(fn, x, y, x_adv, [0.0, 0.05], draws=2)
+    assert len(curves) == 6 and all(len(v) == 2 and np.all(np.isfinite(v)) and min(v) > 0 for v in curves.values())
+    adv = np.array([0, 2, 1, 1, 1, 0])
+    other = analysis.random_other_class(y, adv, 3, np.random.default_rng(0))
+    assert np.all((other != y) & (other != adv)) and np.all((0 <= other) & (other < 3))
+    two = analysis.random_other_class(np.array([0, 1, 0]), np.array([0, 1, 1]), 2, np.random.default_rng(0))
+    assert two.tolist() == [1, 0, 1]  # two classes: the other one, even when it is the adversarial class
