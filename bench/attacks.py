@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import zoo._tf_env  # noqa: F401,E402  (TensorFlow's environment: oneDNN on, logs quiet)
 
 EPS, STEP, STEPS = 8 / 255, 2 / 255, 20
 

@@ -4,6 +4,4 @@ Reads SavedModels (or ``.keras`` files), never trainer internals. Attacks are fu
 (model_fn, x, y, params) in ``eval.attacks``; metrics are functions returning plain dicts in
 ``eval.metrics``; ``eval.report`` turns them into report.json, report.md and PNG plots.
 """
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import zoo._tf_env  # noqa: F401,E402  (TensorFlow's environment, before TensorFlow loads)

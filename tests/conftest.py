@@ -2,12 +2,13 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = ROOT.parent / "shared" / "data" / "cifar10_jpeg"
 sys.path.insert(0, str(ROOT))
+
+import zoo._tf_env  # noqa: F401,E402  (TensorFlow's environment, as the entry points set it: oneDNN on)
 
 import pytest  # noqa: E402
 

@@ -4,6 +4,4 @@
 pni, anp, robustnet (RobustNet / RobustNet Adv.), paramnet, nat, eat, lat. The package itself imports no
 method module, so ``python -m trainers.<method>`` runs each module exactly once as ``__main__``.
 """
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import zoo._tf_env  # noqa: F401,E402  (TensorFlow's environment, before TensorFlow loads)

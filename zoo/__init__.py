@@ -4,10 +4,7 @@
     model = zoo.create("resnet20", num_classes=10, input_shape=(32, 32, 3), width=2, pni="W")
     zoo.export(model, "exported_models", name="pni_resnet20")
 """
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from zoo import _tf_env  # noqa: F401  (TensorFlow's environment, before TensorFlow loads)
 from zoo.errors import ZooError  # noqa: E402
 from zoo.models import PNI_VARIANTS, Variant, count_params, create, list_models, register  # noqa: E402
 from zoo.export import export, read_metadata  # noqa: E402
