@@ -62,7 +62,14 @@ class ServedModel:
             raise ZooError(f"--model={self.path}: no such directory (expected exported_models/<name>/<version> "
                            "or a .keras file)")
         self.metadata = read_metadata(self.path)  # one-line error if there is no saved_model.pb
-        loaded = tf.saved_model.load(self.path)
+        from zoo.export import check_saved_model
+        check_saved_model(self.path)  # one-line error for an empty/truncated saved_model.pb or no variables
+        try:
+            loaded = tf.saved_model.load(self.path)
+        except Exception as err:  # noqa: BLE001 (any load failure is a damaged export, for people one line)
+            raise ZooError(f"--model={self.path}: the SavedModel cannot be loaded ({type(err).__name__}: "
+                           f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else 'no message'}); "
+                           f"it has {', '.join(sorted(os.listdir(self.path)))}; re-export it") from None
         missing = [s for s in _SIGNATURES.values() if s not in loaded.signatures]
         self._loaded = loaded
         self._signatures = {mode: loaded.signatures[name] for mode, name in _SIGNATURES.items()
@@ -81,7 +88,16 @@ class ServedModel:
         import zoo  # noqa: F401  (registers the zoo layers for deserialisation)
         if not os.path.isfile(self.path):
             raise ZooError(f"--model={self.path}: no such .keras file")
-        self._keras = keras.models.load_model(self.path)
+        import zipfile
+        if not zipfile.is_zipfile(self.path):
+            raise ZooError(f"--model={self.path}: not a .keras file ({os.path.getsize(self.path)} bytes, not a zip "
+                           "archive): expected a file written by model.save(); a damaged or partial copy?")
+        try:
+            self._keras = keras.models.load_model(self.path)
+        except Exception as err:  # noqa: BLE001 (a corrupt file: one line for people)
+            raise ZooError(f"--model={self.path}: not a loadable .keras file ({type(err).__name__}: "
+                           f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else 'no message'}); "
+                           f"expected a zip written by model.save() (size {os.path.getsize(self.path)} bytes)") from None
         self.metadata = {"name": os.path.splitext(os.path.basename(self.path))[0], **zoo.randomness(self._keras),
                          **getattr(self._keras, "zoo_spec", {})}
         self.input_shape = tuple(self._keras.input_shape[1:])
@@ -132,17 +148,24 @@ class ServedModel:
         return self._keras_copy
 
     def model_fn(self, mode="served", eot=1, eot_mode="gradient"):
-        """``x -> logits`` in the given mode: an ``EOTModel`` over ``eot`` stochastic passes (``eval.attacks.eot``)."""
+        """``x -> logits`` in the given mode: an ``EOTModel`` over ``eot`` stochastic passes (``eval.attacks.eot``).
+
+        One object per (mode, eot, eot_mode), cached: attacks key their traced functions on it
+        (``eval.attacks.traced``), so batches, trials and attacks reuse one trace instead of retracing.
+        """
         if mode not in MODES:
             raise ZooError(f"model mode {mode!r}: expected one of {', '.join(MODES)}")
+        key = (mode, max(1, int(eot)), eot_mode)
+        cache = self.__dict__.setdefault("_model_fns", {})
+        if key not in cache:
+            def draw(x):
+                x = tf.convert_to_tensor(x, tf.float32)
+                # A masked gradient (rounding, no BPDA) reaches attacks as zeros, not as None: the attack
+                # then honestly gets nowhere, which is what the obfuscation checks are there to expose.
+                return self._call(x, mode) + 0.0 * tf.reduce_sum(x)
 
-        def draw(x):
-            x = tf.convert_to_tensor(x, tf.float32)
-            # A masked gradient (rounding, no BPDA) reaches attacks as zeros, not as None: the attack
-            # then honestly gets nowhere, which is what the obfuscation checks are there to expose.
-            return self._call(x, mode) + 0.0 * tf.reduce_sum(x)
-
-        return EOTModel(draw, eot, eot_mode)
+            cache[key] = EOTModel(draw, eot, eot_mode)
+        return cache[key]
 
     def _use_bpda(self, bpda):
         return (not self.is_differentiable) if bpda is None else bool(bpda)
@@ -216,6 +239,13 @@ def check_images(x):
     x = np.asarray(x)
     if x.ndim != 4:
         raise ZooError(f"images of shape {x.shape}: expected [N, H, W, C]")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ZooError(f"images of dtype {x.dtype}: expected real pixel values in [0, 1]")
+    if x.size and not np.isfinite(x).all():
+        bad = int(np.size(x) - np.isfinite(x).sum())
+        raise ZooError(f"images contain {bad} NaN or Inf values: expected finite pixel values in [0, 1]")
+    if not x.size:
+        return x.astype(np.float32)
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0:
         raise ZooError(f"images range from {lo:.3g} to {hi:.3g}: expected pixel values in [0, 1]")

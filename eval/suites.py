@@ -2,7 +2,8 @@
 
 | suite | what it measures | paper |
 |---|---|---|
-| whitebox | clean accuracy; FGSM, PGD-7/20 (L-inf), BIM, MI-FGSM, Step-LL, PGD-L2, C&W-L2 (+ mean L2 distortion); accuracy vs eps and vs steps; optional majority vote | PNI sec. 4.1, Tables 2-4, Fig. 3; Study D.4 |
+| whitebox | clean accuracy; FGSM, PGD-7/20 (L-inf), BIM, MI-FGSM, Step-LL, PGD-L2, C&W-L2 (+ mean L2 distortion); worst case per example over the L-inf attacks at --eps; accuracy vs eps and vs steps; optional majority vote | PNI sec. 4.1, Tables 2-4, Fig. 3; Study D.4 |
+| autoattack | standard (APGD-CE, APGD-T, Square) or rand (APGD-CE, APGD-DLR, EOT 20), each on the points still robust; cumulative robust accuracy, worst case | Croce & Hein 2020 sec. 5 |
 | blackbox | SPSA (gradient-free) | Uesato et al. 2018; PNI sec. 4.2.2 |
 | transfer | PGD examples crafted on each model, accuracy of every model on them | PNI sec. 4.2.2; Study Table 1 |
 | obfuscation | the five checks of Athalye et al. with their numbers | PNI Table 7 |
@@ -27,10 +28,12 @@ import os
 
 import numpy as np
 
+from eval.attacks import get as get_attack
 from eval.attacks.eot import EOT_MODES
 from eval.metrics import channels as channel_metrics
 from eval.metrics import obfuscation
-from eval.metrics.robustness import attack_settings, craft, evaluate, predict, protocol_settings
+from eval.metrics.robustness import (AUTOATTACK_VERSIONS, attack_settings, autoattack, craft, evaluate, predict,
+                                     protocol_settings, worst_case)
 from zoo.errors import ZooError, choice_error
 
 NOISE = ("on", "off", "both")
@@ -78,6 +81,9 @@ class EvalConfig:
     insensitivity_examples: int = 100
     analysis_examples: int = 64         # M1 / M2 histograms
     gradient_norm_examples: int = 16    # gradient norms under Gaussian noise (Study Fig. 12-14)
+    autoattack_version: str = "auto"    # auto: standard for deterministic models, rand for random ones
+    apgd_iterations: int = 100          # APGD iterations per run (Croce & Hein 2020: 100)
+    square_queries: int = 5000          # Square Attack queries per example (AutoAttack: 5,000)
 
     def __post_init__(self):
         if self.eot_mode not in EOT_MODES:
@@ -87,6 +93,11 @@ class EvalConfig:
         eot, trials = protocol_settings(self.protocol, self.eot, self.trials)
         object.__setattr__(self, "eot", eot)
         object.__setattr__(self, "trials", trials)
+        if self.autoattack_version not in AUTOATTACK_VERSIONS:
+            raise choice_error("autoattack_version", self.autoattack_version, AUTOATTACK_VERSIONS)
+        for name in ("apgd_iterations", "square_queries"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"--{name}={getattr(self, name)}: expected an integer >= 1")
         if self.votes < 1:
             raise ZooError(f"--votes={self.votes}: expected a number of passes >= 1")
         for name in ("insensitivity_examples", "analysis_examples", "gradient_norm_examples"):
@@ -111,6 +122,7 @@ class Context:
         self.config, self.models, self.x, self.y, self.report = config, models, x, y, report
         self.progress = progress
         self._cache = {}
+        self._correct = {}  # cache key -> per-trial boolean arrays (example classified correctly)
 
     def settings(self, model):
         c = self.config
@@ -133,12 +145,18 @@ class Context:
         key = (model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)
         if key not in self._cache:
             self.progress(f"{model.name}: {attack} {_short(params)}")
+            correct = []
             row = evaluate(model, self.x if x is None else x, self.y if y is None else y, attack, params,
-                           defense=defense, suite=suite_name, **self.settings(model))
+                           defense=defense, suite=suite_name, correct=correct, **self.settings(model))
             self._cache[key] = row
+            self._correct[key] = correct
             if record:
                 self.report.add_result(**row)
         return self._cache[key]
+
+    def correct(self, model, attack, params=None, defense=None):
+        """Per-trial boolean arrays of a row computed by ``result`` (example i classified correctly)."""
+        return self._correct[(model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)]
 
 
 def _short(params):
@@ -162,6 +180,10 @@ ATTACK_PARAMS = {
     "partial_adaptive": lambda c: {},             # Study Table 1's C&W L2 through a Laplace surrogate
     "partial_adaptive_unlimited": lambda c: {},   # Study Fig. 11: many Laplace draws per pass
     "partial_adaptive_pgd": lambda c: {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
+    "apgd_ce": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "apgd_dlr": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "apgd_t": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "square": lambda c: {"eps": c.eps, "n_queries": c.square_queries},
 }
 
 
@@ -170,12 +192,12 @@ def whitebox(ctx):
     c = ctx.config
     for model in ctx.attack_models:
         ctx.result(model, "clean", suite_name="whitebox")
+        runs = []
         for attack in c.attacks:
-            if attack == "pgd":
-                for steps in c.steps:
-                    ctx.result(model, "pgd", pgd_params(c, steps), suite_name="whitebox")
-            else:
-                ctx.result(model, attack, ATTACK_PARAMS[attack](c), suite_name="whitebox")
+            runs += ([("pgd", pgd_params(c, steps)) for steps in c.steps] if attack == "pgd"
+                     else [(attack, ATTACK_PARAMS[attack](c) if attack in ATTACK_PARAMS else {})])
+        for name, params in runs:
+            ctx.result(model, name, params, suite_name="whitebox")
         if c.majority_vote and model.is_random:
             ctx.result(model, "clean", defense="majority_vote", suite_name="whitebox")
             ctx.result(model, "pgd", pgd_params(c, max(c.steps)), defense="majority_vote", suite_name="whitebox")
@@ -183,6 +205,72 @@ def whitebox(ctx):
         _, steps_curve = curve_rows(ctx, model, "steps")
         ctx.report.add_curve(**eps_curve)
         ctx.report.add_curve(**steps_curve)
+        # The worst case: every attack of the run in the L-inf ball of --eps (the table's and the curves' PGD).
+        runs += [("pgd", pgd_params(c, s)) for s in c.steps_list]
+        runs += [("pgd", pgd_params(c, max(c.steps), e)) for e in c.eps_list if e > 0]
+        budget = []
+        for name, params in runs:
+            if (get_attack(name).norm == "linf" and abs(params.get("eps", -1) - c.eps) < 1e-12
+                    and (name, params) not in budget):
+                budget.append((name, params))
+        add_worst_case(ctx, model, budget, "whitebox")
+
+
+def add_worst_case(ctx, model, attacks, suite_name):
+    """The row ``worst_case``: the fraction of examples that neither clean evaluation nor any of ``attacks``
+    ([(attack, params)], one threat model) fooled, per trial, mean ± std over trials
+    (``eval.metrics.robustness.worst_case``)."""
+    if not attacks:
+        return None
+    base = ctx.result(model, "clean")
+    correct = [ctx.correct(model, "clean")] + [ctx.correct(model, a, p) for a, p in attacks]
+    acc, std, trials = worst_case(correct)
+    labels = [a + (f"-{p['nb_iter']}" if "nb_iter" in p else "") for a, p in attacks]
+    rows = [ctx.result(model, a, p) for a, p in attacks]
+    eot = max(r["eot"] for r in [base] + rows)
+    row = dict(model=model.name, attack="worst_case", params={"eps": ctx.config.eps, "attacks": labels},
+               accuracy=acc, std=std, trials=trials, eot=eot, bpda=any(r["bpda"] for r in rows),
+               seed=ctx.config.seed, seconds=0.0, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
+               suite=suite_name, notes="examples that no attack of the run fooled (per trial: " + ", ".join(labels)
+               + ")", **({"eot_mode": ctx.config.eot_mode} if eot > 1 else {}))
+    ctx.report.add_result(**row)
+    return row
+
+
+@suite("autoattack")
+def autoattack_suite(ctx):
+    """AutoAttack (Croce & Hein 2020): ``standard`` (APGD-CE, APGD-T, Square; FAB-T not implemented) for
+    deterministic models, ``rand`` (APGD-CE, APGD-DLR with EOT 20) for random ones (``--autoattack_version``);
+    each attack only on the points still robust; rows of the cumulative robust accuracy and a matrix."""
+    c = ctx.config
+    for model in ctx.attack_models:
+        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, c.eps, eot=c.eot, trials=c.trials, bpda=c.bpda,
+                         seed=c.seed, batch_size=c.batch_size, eot_mode=c.eot_mode, apgd_iterations=c.apgd_iterations,
+                         square_queries=c.square_queries, progress=ctx.progress)
+        common = dict(model=model.name, trials=out["trials"], bpda=out["mode"] in ("bpda", "deterministic_bpda"),
+                      seed=c.seed, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
+                      suite="autoattack")
+        eot_fields = {"eot": out["eot"], **({"eot_mode": c.eot_mode} if out["eot"] > 1 else {})}
+        for k, (stage, acc, std) in enumerate(zip(out["stages"], out["accuracy"], out["std"])):
+            if k == 0:
+                row = dict(attack="clean", params={}, eot=1, notes=f"autoattack {out['version']}: clean")
+            else:
+                name, params = out["plan"][k - 1]
+                row = dict(attack=f"autoattack:{name}", params=dict(params), **eot_fields,
+                           notes=f"autoattack {out['version']}: robust accuracy after "
+                                 f"{' + '.join(out['stages'][1:k + 1])} (cumulative; each attack on the points "
+                                 f"still robust)")
+            ctx.report.add_result(**common, **row, accuracy=acc, std=std, seconds=out["seconds"] if k == len(
+                out["stages"]) - 1 else 0.0)
+        ctx.report.add_result(**common, **eot_fields, attack="worst_case",
+                              params={"eps": c.eps, "version": out["version"], "attacks": out["stages"][1:]},
+                              accuracy=out["accuracy"][-1], std=out["std"][-1], seconds=0.0,
+                              notes="examples that no attack of the run fooled (AutoAttack's robust accuracy)")
+        ctx.report.add_matrix(name="autoattack_cumulative", model=model.name, rows=[model.name],
+                              cols=out["stages"], values=[out["accuracy"]], row_label="model",
+                              col_label=f"robust accuracy after each attack, cumulative ({out['version']}, "
+                                        f"eps {c.eps * 255:.3g}/255, L-inf)",
+                              paper="Croce & Hein 2020 sec. 5 (AutoAttack)")
 
 
 def curve_rows(ctx, model, kind):

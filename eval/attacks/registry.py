@@ -12,7 +12,9 @@ EOT (``eval.attacks.eot``): for a spec with ``eot_loss=True`` (fgsm, bim, pgd, p
 pgd_fast: a cross-entropy summed over the batch) and a ``model_fn`` that is an ``EOTModel`` in
 gradient mode, ``run_attack`` passes the stacked draws and tiled labels, so the attack follows the
 mean of the per-draw loss gradients (Athalye et al. 2018). step_ll and spsa apply it themselves;
-cw_l2, partial_adaptive and transfer's target see the logits averaged over the draws.
+cw_l2, partial_adaptive and transfer's target see the logits averaged over the draws. APGD
+(``eval.attacks.apgd``) stacks the draws itself (per-example losses are needed for its step-size rule
+and early exit) and Square averages the per-draw margin.
 
 ``run_attack`` is the one entry point: it merges, validates (one-line ``ZooError`` for an unknown
 attack or parameter, a negative size, a step larger than the budget, images outside [0,1]) and calls.
@@ -32,7 +34,8 @@ KINDS = ("whitebox", "blackbox", "transfer")
 # Parameters that are sizes or counts: a negative value is a usage error.
 _NON_NEGATIVE = ("eps", "eps_iter", "nb_iter", "rand_minmax", "decay_factor", "initial_const", "learning_rate",
                  "binary_search_steps", "max_iterations", "confidence", "batch_size", "spsa_samples",
-                 "spsa_iters", "delta", "n", "b")
+                 "spsa_iters", "delta", "n", "b", "n_restarts", "n_target_classes", "n_queries", "p_init", "rho",
+                 "alpha")
 
 
 @dataclass(frozen=True)

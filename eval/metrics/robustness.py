@@ -67,11 +67,12 @@ def craft(model, attack, x, y, params, eot, mode, batch_size=128, eot_mode="grad
 
 
 def evaluate(model, x, y, attack="clean", params=None, eot=None, trials=None, bpda=None, seed=0, defense=None,
-             batch_size=128, suite=None, eot_mode="gradient", votes=9):
+             batch_size=128, suite=None, eot_mode="gradient", votes=9, correct=None):
     """One result row (see eval.report): accuracy mean and std over trials under ``attack``.
 
     ``model`` is a ``ServedModel`` or its ``noise_off()`` view; ``defense="majority_vote"`` predicts
-    by the vote over ``votes`` passes (for crafting and clean alike).
+    by the vote over ``votes`` passes (for crafting and clean alike). ``correct``, a list, receives one
+    boolean array per trial (example i classified correctly), for ``worst_case``.
     """
     params = dict(params or {})
     eot, trials, mode = attack_settings(model, eot, trials, bpda)
@@ -83,6 +84,8 @@ def evaluate(model, x, y, attack="clean", params=None, eot=None, trials=None, bp
         x_adv = x if attack == "clean" else craft(model, attack, x, y, params, eot, mode, batch_size, eot_mode)
         pred = predict(model, x_adv, defense, votes)
         accs.append(float(np.mean(pred == y)))
+        if correct is not None:
+            correct.append(np.asarray(pred == y))
         if attack == "cw_l2":  # PNI Table 4: L2 of successful examples that were correctly classified
             success = (pred != y) & (predict(model, x, defense, votes) == y)
             dist = np.sqrt(((x_adv - x) ** 2).reshape(len(x), -1).sum(1))
@@ -103,3 +106,80 @@ def evaluate(model, x, y, attack="clean", params=None, eot=None, trials=None, bp
     if l2s:
         row["l2_distortion"] = float(np.nanmean(l2s)) if not np.all(np.isnan(l2s)) else None
     return row
+
+
+def worst_case(correct_by_attack):
+    """Per-trial worst case over attacks: (mean, std, trials) of the fraction of examples that no attack fooled.
+
+    ``correct_by_attack`` is a list (one entry per attack, clean included) of per-trial boolean arrays
+    (``evaluate(..., correct=...)``). Trial t of every attack ran with the same seed (seed + t), so an
+    example counts as robust in trial t when every attack's trial t left it correct; the row reports the
+    mean ± std over trials of that fraction (one trial for a deterministic model).
+    """
+    trials = min(len(c) for c in correct_by_attack)
+    accs = [float(np.mean(np.logical_and.reduce([c[t] for c in correct_by_attack]))) for t in range(trials)]
+    return float(np.mean(accs)), float(np.std(accs)), trials
+
+
+AUTOATTACK_VERSIONS = ("auto", "standard", "rand")
+AUTOATTACK_EOT = 20  # AutoAttack "rand": EOT over 20 draws (Croce & Hein 2020, sec. 5 / their code)
+
+
+def autoattack_plan(version, eps, apgd_iterations=100, square_queries=5000):
+    """[(attack, params)] of an AutoAttack version (Croce & Hein 2020 sec. 5): ``standard`` = APGD-CE,
+    APGD-T (9 targets), Square (5,000 queries); ``rand`` = APGD-CE and APGD-DLR (with EOT 20). FAB-T of
+    the standard version is not implemented here (BUILD.md section 8)."""
+    apgd = {"eps": eps, "nb_iter": int(apgd_iterations), "n_restarts": 1}
+    if version == "standard":
+        return [("apgd_ce", apgd), ("apgd_t", {**apgd, "n_target_classes": 9}),
+                ("square", {"eps": eps, "n_queries": int(square_queries)})]
+    if version == "rand":
+        return [("apgd_ce", apgd), ("apgd_dlr", apgd)]
+    raise choice_error("autoattack version", version, AUTOATTACK_VERSIONS[1:])
+
+
+def resolve_autoattack_version(model, version="auto"):
+    """``standard`` for a deterministic model, ``rand`` for a random one (``model.is_random``), unless given."""
+    if version not in AUTOATTACK_VERSIONS:
+        raise choice_error("autoattack_version", version, AUTOATTACK_VERSIONS)
+    if version == "auto":
+        return "rand" if model.is_random else "standard"
+    return version
+
+
+def autoattack(model, x, y, version="auto", eps=8 / 255, eot=None, trials=None, bpda=None, seed=0, batch_size=128,
+               eot_mode="gradient", apgd_iterations=100, square_queries=5000, progress=None):
+    """AutoAttack (Croce & Hein 2020): each attack of the version runs only on the points still robust.
+
+    Returns (version, stages, per-stage (mean, std), eot, trials, mode, seconds): stage 0 is clean,
+    stage k the robust accuracy after the first k attacks (cumulative, as AutoAttack's log). Robust
+    means: the model as served (one draw for a random model) classifies the attack's x_adv correctly;
+    per trial t (seeds seed + t) for random models, reported as mean ± std over trials. ``rand`` uses EOT
+    over 20 draws unless ``eot`` is given.
+    """
+    version = resolve_autoattack_version(model, version)
+    if version == "rand" and eot is None:
+        eot = AUTOATTACK_EOT
+    eot, trials, mode = attack_settings(model, eot, trials, bpda)
+    plan = autoattack_plan(version, eps, apgd_iterations, square_queries)
+    start = time.time()
+    per_trial = []
+    for trial in range(trials):
+        tf.random.set_seed(seed + trial)
+        np.random.seed(seed + trial)
+        robust = predict(model, x) == y
+        curve = [float(np.mean(robust))]
+        for name, params in plan:
+            todo = np.flatnonzero(robust)
+            if progress:
+                progress(f"{model.name}: autoattack {name} on {len(todo)} robust points (trial {trial + 1}/{trials})")
+            if len(todo):
+                x_adv = craft(model, name, x[todo], y[todo], params, eot, mode, batch_size, eot_mode)
+                robust[todo] &= predict(model, x_adv) == y[todo]
+            curve.append(float(np.mean(robust)))
+        per_trial.append(curve)
+    values = np.asarray(per_trial)
+    stages = ["clean"] + [name for name, _ in plan]
+    return dict(version=version, stages=stages, plan=plan, accuracy=values.mean(0).tolist(),
+                std=values.std(0).tolist(), eot=eot, trials=trials, mode=mode,
+                seconds=round(time.time() - start, 2))

@@ -66,7 +66,8 @@ def _flat(a):
 
 def test_registry_table_is_complete():
     expected = {"fgsm", "bim", "pgd", "pgd_l2", "mifgsm", "cw_l2", "spsa", "step_ll", "pgd_fast",
-                "partial_adaptive", "partial_adaptive_unlimited", "partial_adaptive_pgd", "transfer"}
+                "partial_adaptive", "partial_adaptive_unlimited", "partial_adaptive_pgd", "transfer",
+                "apgd_ce", "apgd_dlr", "apgd_t", "square", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2", "square_l2"}
     assert set(list_attacks()) == expected and list_attacks() == sorted(expected)
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and get(name) is spec and spec.paper
@@ -137,7 +138,9 @@ def test_eps_zero_returns_the_images(linear):
 _FAST = {"spsa": dict(nb_iter=2, spsa_samples=8), "partial_adaptive_pgd": dict(nb_iter=5),
          "partial_adaptive": dict(max_iterations=5, binary_search_steps=2),
          "partial_adaptive_unlimited": dict(draws=2, max_iterations=5, binary_search_steps=2),
-         "cw_l2": dict(batch_size=3)}  # batch_size < N: the second (smaller) batch runs too
+         "cw_l2": dict(batch_size=3),  # batch_size < N: the second (smaller) batch runs too
+         **{n: dict(nb_iter=5) for n in ("apgd_ce", "apgd_dlr", "apgd_t", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2")},
+         "square": dict(n_queries=100, seed=0), "square_l2": dict(n_queries=100, seed=0)}
 
 
 @pytest.mark.parametrize("name", [n for n in list_attacks() if n != "transfer"])

@@ -118,8 +118,12 @@ def test_noise_both_reports_own_rows_in_json_markdown_and_the_cli_table(exports,
     models = {(r["model"], r.get("noise")) for r in report["results"]}
     assert models == {("noisy", "on"), ("noisy (noise off)", "off"), ("cd", "on")}  # cd has no noise: one set
     off = [r for r in report["results"] if r["model"] == "noisy (noise off)"]
-    assert {r["attack"] for r in off} == {"clean", "fgsm", "pgd"} and all(r["eot"] == 1 for r in off)
-    assert all(r["std"] == 0.0 for r in off if r["attack"] != "pgd")  # deterministic (PGD: random start)
+    assert {r["attack"] for r in off} == {"clean", "fgsm", "pgd", "worst_case"} and all(r["eot"] == 1 for r in off)
+    assert all(r["std"] == 0.0 for r in off if r["attack"] in ("clean", "fgsm"))  # deterministic (PGD: random start)
+    for name in ("noisy", "noisy (noise off)", "cd"):  # per trial, no attack can leave more examples correct
+        rows = {r["attack"]: r for r in report["results"] if r["model"] == name and r["suite"] == "whitebox"
+                and r["params"].get("eps", 0.1) == 0.1}
+        assert rows["worst_case"]["accuracy"] <= min(r["accuracy"] for a, r in rows.items() if a != "worst_case") + 1e-9
     on = [r for r in report["results"] if r["model"] == "noisy" and r["attack"] != "clean"]
     assert all(r["eot"] == 8 and r["eot_mode"] == "gradient" for r in on)
     matrix = report["matrices"][0]
