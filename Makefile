@@ -13,6 +13,9 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRA),test]"
+	# TF Serving's request protos (warm-up records, tests); --no-deps: its metadata requires the full
+	# `tensorflow` package, which would be installed over tensorflow-cpu (see setup.cfg)
+	$(PY) -m pip install --quiet --no-deps "tensorflow-serving-api==2.21.*"
 	touch $(STAMP)
 
 install: $(STAMP)

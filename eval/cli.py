@@ -31,8 +31,8 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "TFDS data_dir for named datasets")
     flags.DEFINE_string("split", "test", "split to evaluate on")
     flags.DEFINE_integer("num_examples", 500, "number of examples (the first N of the split)")
-    flags.DEFINE_list("suite", ["whitebox"], "suites: whitebox, blackbox, transfer, obfuscation, channels, corruption, perturbation_seq, "
-                      "boundary, insensitivity, analysis, saliency")
+    flags.DEFINE_list("suite", ["whitebox"], "suites: whitebox, autoattack, blackbox, transfer, obfuscation, channels, corruption, "
+                      "perturbation_seq, boundary, insensitivity, analysis, saliency")
     flags.DEFINE_string("report_dir", None, "where report.json/.md and plots go (default reports/<time>)")
     flags.DEFINE_integer("trials", None, "repetitions (default: 5 for random models, 1 otherwise)")
     flags.DEFINE_integer("eot", None, "EOT samples per gradient (default: 8 for random models, 1 otherwise)")
@@ -73,6 +73,11 @@ def define_flags():
     flags.DEFINE_integer("insensitivity_examples", 100, "images for the insensitivity suite")
     flags.DEFINE_integer("analysis_examples", 64, "images for M1 / M2 of the analysis suite")
     flags.DEFINE_integer("gradient_norm_examples", 16, "images for the gradient norms under noise (analysis)")
+    flags.DEFINE_enum("autoattack_version", "auto", ["auto", "standard", "rand"],
+                      "autoattack suite: standard (APGD-CE, APGD-T, Square) for deterministic models, rand "
+                      "(APGD-CE, APGD-DLR with EOT 20) for random ones; auto picks by the model's randomness")
+    flags.DEFINE_integer("apgd_iterations", 100, "APGD iterations per run (Croce & Hein 2020: 100)")
+    flags.DEFINE_integer("square_queries", 5000, "Square Attack queries per example (AutoAttack: 5,000)")
 
 
 def _ints(flag, values):
@@ -95,10 +100,26 @@ def config_from_flags():
     for a in FLAGS.attacks:
         if a not in list_attacks():
             raise ZooError(f"--attacks={a}: unknown attack; expected one of {', '.join(list_attacks())}")
-    if FLAGS.eps < 0:
-        raise ZooError(f"--eps={FLAGS.eps}: expected a value >= 0 (pixel scale, 8/255 = 0.0314)")
+    if not 0 <= FLAGS.eps <= 1:
+        raise ZooError(f"--eps={FLAGS.eps}: expected a value in [0, 1] (pixel scale, 8/255 = 0.0314)")
+    if not 0 < FLAGS.step_size <= 1:
+        raise ZooError(f"--step_size={FLAGS.step_size}: expected a value in (0, 1] (pixel scale, 2/255 = 0.0078)")
     if FLAGS.num_examples < 1:
         raise ZooError(f"--num_examples={FLAGS.num_examples}: expected an integer >= 1")
+    for flag in ("trials", "eot"):
+        if getattr(FLAGS, flag) is not None and getattr(FLAGS, flag) < 1:
+            raise ZooError(f"--{flag}={getattr(FLAGS, flag)}: expected an integer >= 1 (unset: 5 trials and 8 EOT "
+                           "samples for random models, 1 otherwise)")
+    for flag in ("batch_size", "votes", "cw_iterations", "sequence_examples", "boundary_examples", "directions",
+                 "insensitivity_examples", "analysis_examples", "gradient_norm_examples", "apgd_iterations",
+                 "square_queries"):
+        if getattr(FLAGS, flag) < 1:
+            raise ZooError(f"--{flag}={getattr(FLAGS, flag)}: expected an integer >= 1")
+    for flag in ("steps", "steps_list"):
+        bad = [k for k in _ints(flag, getattr(FLAGS, flag)) if k < 1]
+        if bad or not getattr(FLAGS, flag):
+            raise ZooError(f"--{flag}={','.join(getattr(FLAGS, flag))}: expected step counts >= 1 "
+                           f"({bad[0] if bad else 'none'} given)")
     if FLAGS.channel_examples is not None and FLAGS.channel_examples < 1:
         raise ZooError(f"--channel_examples={FLAGS.channel_examples}: expected an integer >= 1 (default: all "
                        "--num_examples)")
@@ -106,8 +127,10 @@ def config_from_flags():
         eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
     except ValueError:
         raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
+    if not all(0 <= e <= 1 for e in eps_list):
+        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected values in [0, 255] (x/255)")
     report_dir = FLAGS.report_dir or os.path.join("reports", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    return EvalConfig(models=tuple(FLAGS.model), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
+    config = EvalConfig(models=tuple(FLAGS.model), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
                       num_examples=FLAGS.num_examples, suites=tuple(FLAGS.suite), report_dir=report_dir,
                       trials=FLAGS.trials, eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, protocol=FLAGS.protocol,
                       noise=FLAGS.noise, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
@@ -120,7 +143,20 @@ def config_from_flags():
                       sequence_examples=FLAGS.sequence_examples, boundary_examples=FLAGS.boundary_examples,
                       directions=FLAGS.directions, insensitivity_examples=FLAGS.insensitivity_examples,
                       analysis_examples=FLAGS.analysis_examples, gradient_norm_examples=FLAGS.gradient_norm_examples,
+                      autoattack_version=FLAGS.autoattack_version, apgd_iterations=FLAGS.apgd_iterations,
+                      square_queries=FLAGS.square_queries,
                       **({"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}))
+    for path in FLAGS.model:  # after every flag check: a wrong flag is named first
+        if not (os.path.isdir(path) or (path.endswith(".keras") and os.path.isfile(path))):
+            parent = os.path.dirname(path) or "."
+            listing = (", ".join(sorted(os.listdir(parent))[:8]) or "nothing") if os.path.isdir(parent) else \
+                "nothing (no such parent directory)"
+            raise ZooError(f"--model={path}: no such directory (expected exported_models/<name>/<version> or a "
+                           f".keras file); beside it: {listing}")
+    if FLAGS.report_dir:  # fail now, not after the whole evaluation
+        from zoo.cli import writable_dir
+        writable_dir(report_dir, "report_dir")
+    return config
 
 
 def run(config, verbose=True):
@@ -133,6 +169,8 @@ def run(config, verbose=True):
     from zoo import data
 
     models = [model_lib.load(path) for path in config.models]
+    from zoo.cli import writable_dir
+    writable_dir(config.report_dir, "report_dir")  # before the evaluation, not after it
     names = [m.name for m in models]
     if len(set(names)) != len(names):  # two versions of one export: keep them apart in the report
         for m, path in zip(models, config.models):
@@ -182,12 +220,19 @@ def print_table(report):
         print(f"{'PASS' if check['passed'] else 'FAIL'} {check['model']}: {check['name']}")
 
 
-def main():
-    from zoo.cli import parse_flags, usage_error
+def prepare(argv=None):
+    """Parse the command line (``sys.argv`` by default) into a validated ``EvalConfig``; usage errors raise
+    ``ZooError`` (or exit 2 from the flag parser)."""
+    from zoo.cli import parse_flags
     define_flags()
-    parse_flags()
+    parse_flags(argv)
+    return config_from_flags()
+
+
+def main():
+    from zoo.cli import usage_error
     try:
-        config = config_from_flags()
+        config = prepare()
         report, paths = run(config)
     except ZooError as err:
         usage_error(err)

@@ -1,6 +1,7 @@
 """One pattern for every training method: a ``keras.Model`` that wraps a zoo model and owns ``train_step``.
 
-``fit`` then brings progress bars, callbacks (BackupAndRestore, TensorBoard) and ``tf.distribute``.
+``fit`` then brings progress bars, callbacks (checkpoints through ``trainers.callbacks.RunBackup``,
+TensorBoard) and ``tf.distribute``.
 A method subclasses ``Trainer`` and defines ``objective`` (losses and logits of one mini-batch); ANP,
 which updates the weights k times per mini-batch, overrides ``train_step`` itself.
 
@@ -103,7 +104,7 @@ class Trainer(keras.Model):
         self.clean_acc = keras.metrics.SparseCategoricalAccuracy(name="clean_acc")
         self.adv_acc = keras.metrics.SparseCategoricalAccuracy(name="adv_acc") if self.adversarial else None
         self.phase = self.phase_for_epoch(0)
-        self.built = True  # the wrapped net is built; BackupAndRestore needs a built model
+        self.built = True  # the wrapped net is built; checkpoints (RunBackup) need a built model
 
     # ----- what a method defines ------------------------------------------------------------
     @classmethod

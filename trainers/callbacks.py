@@ -1,7 +1,9 @@
-"""Callbacks that make long runs safe and visible: phases, divergence guard, alpha logging."""
+"""Callbacks that make long runs safe and visible: phases, divergence guard, crash-safe backup, alpha logging."""
+import glob
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -28,12 +30,24 @@ class PhaseScheduler(keras.callbacks.Callback):
             self.model.make_train_function(force=True)
 
 
-class NonFiniteGuard(keras.callbacks.Callback):
-    """Stop at the first NaN/Inf loss by raising, so BackupAndRestore keeps its last epoch."""
+def non_finite_weights(model):
+    """Paths of the model's variables holding NaN or Inf (empty when every weight is finite)."""
+    return [v.path for v in model.weights if not np.isfinite(np.asarray(v.numpy(), dtype=np.float64)).all()]
 
-    def __init__(self):
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stop at the first NaN/Inf loss, and at an epoch end whose weights or metrics are not finite, by
+    raising before the backup of that epoch is written: the last checkpoint stays the last good one.
+
+    The weight check at the epoch end catches a divergence the batch losses miss (an epoch of one batch:
+    a loss of 2e20 is finite, the update it makes is not). It must come before ``RunBackup`` in the
+    callback list.
+    """
+
+    def __init__(self, net=None):
         super().__init__()
         self.epoch = 0
+        self.net = net
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -42,6 +56,103 @@ class NonFiniteGuard(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(np.asarray(loss))):
             raise TrainingDiverged(f"loss is {float(np.asarray(loss))} at epoch {self.epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = non_finite_weights(self.net or self.model)
+        if bad:
+            raise TrainingDiverged(f"{len(bad)} weights are not finite at the end of epoch {epoch + 1} "
+                                   f"(first: {bad[0]})")
+        for key, value in (logs or {}).items():
+            value = float(np.asarray(value))
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"{key} is {value} at the end of epoch {epoch + 1}")
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Crash-safe backup of a run: weights with the optimizer state, epoch, per-epoch history, elapsed time.
+
+    Replaces Keras' ``BackupAndRestore`` (whose ``model.save_weights`` already includes the optimizer's
+    variables, momentum buffers too) because that one writes ``latest.weights.h5`` and its JSON in place:
+    a kill while writing leaves a truncated file, and it keeps neither the history nor the time, so a
+    resumed run's ``history.json`` and ``train_seconds`` covered only the last session. Here each epoch
+    writes ``epoch-<E>.weights.h5`` under a temporary name, renames it into place, then replaces
+    ``training_metadata.json`` (``{"epoch", "weights", "history", "seconds", ...}``) atomically; the
+    previous epoch's weights stay as a fallback. A kill at any instant leaves a metadata file that names a
+    complete weights file. Nothing is deleted at the end of ``fit``: ``trainers.run`` removes the
+    backup only after the export has landed (``remove``).
+    """
+
+    METADATA = "training_metadata.json"
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.path = os.path.join(backup_dir, self.METADATA)
+        self.state = {"epoch": 0, "history": {}, "seconds": 0.0}
+        self._started = None
+
+    def read(self):
+        """The saved state, or None when there is no usable backup."""
+        try:
+            with open(self.path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not os.path.isfile(os.path.join(self.backup_dir, state.get("weights", ""))):
+            return None
+        return state
+
+    def on_train_begin(self, logs=None):
+        self._started = time.time()
+        state = self.read()
+        if state is None:
+            return
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.model._initial_epoch = int(state["epoch"])
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        history = self.state.setdefault("history", {})
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(np.asarray(value)))
+        name = f"epoch-{epoch + 1}.weights.h5"
+        tmp = os.path.join(self.backup_dir, f".tmp-{os.getpid()}-{name}")
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, os.path.join(self.backup_dir, name))
+        previous = self.state.get("weights")
+        self.state.update(epoch=epoch + 1, weights=name, previous=previous,
+                          seconds=self.state.get("seconds", 0.0) + time.time() - self._started)
+        self._started = time.time()
+        write_json_atomic(self.path, self.state)
+        keep = {name, previous}
+        for old in glob.glob(os.path.join(self.backup_dir, "epoch-*.weights.h5")):
+            if os.path.basename(old) not in keep:
+                os.remove(old)
+
+    def seconds(self):
+        """Training time over every session of this run (a resumed run adds its earlier sessions')."""
+        return self.state.get("seconds", 0.0) + (time.time() - self._started if self._started else 0.0)
+
+    def history(self):
+        return self.state.get("history", {})
+
+    def remove(self):
+        import shutil
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def write_json_atomic(path, value):
+    """Write JSON under a temporary name and rename it over ``path`` (a kill leaves old or new, never half)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=1, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def alpha_values(net):

@@ -4,8 +4,12 @@ Library code never reads global flags: ``trainers.run`` turns parsed flags into 
 ``validate`` checks it before any work, and constructors take the config.
 """
 import dataclasses
+import os
+import re
 
 from zoo.errors import ZooError
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")  # as zoo.export: one directory name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,10 +120,11 @@ def validate(config, known_models, known_methods):
     _require(c.lr > 0, "lr", c.lr, "a learning rate > 0")
     _require(c.weight_decay >= 0, "weight_decay", c.weight_decay, "a value >= 0")
     _require(0 <= c.momentum < 1, "momentum", c.momentum, "a value in [0, 1)")
+    _require(c.lr_decay > 0, "lr_decay", c.lr_decay, "a multiplier > 0 (0.1: the lr falls tenfold at each boundary)")
     _require(list(c.lr_boundaries) == sorted(c.lr_boundaries) and all(b > 0 for b in c.lr_boundaries),
              "lr_boundaries", ",".join(map(str, c.lr_boundaries)), "increasing positive epochs")
-    _require(c.eps >= 0, "eps", c.eps, "a value >= 0 (pixel scale, e.g. 0.031 for 8/255)")
-    _require(c.step_size > 0, "step_size", c.step_size, "a value > 0")
+    _require(0 <= c.eps <= 1, "eps", c.eps, "a value in [0, 1] (pixel scale, e.g. 0.031 for 8/255)")
+    _require(0 < c.step_size <= 1, "step_size", c.step_size, "a value in (0, 1] (pixel scale)")
     _require(c.steps >= 1, "steps", c.steps, "an integer >= 1 (PGD-k needs k >= 1)")
     _require(0 <= c.adv_ratio <= 1, "adv_ratio", c.adv_ratio, "a fraction in [0, 1]")
     _require(c.adv_start_epoch >= 0, "adv_start_epoch", c.adv_start_epoch, "an integer >= 0")
@@ -158,6 +163,20 @@ def validate(config, known_models, known_methods):
                  f"{' + '.join(str(p.epochs) for p in c.anp_phases)})")
     if c.method == "eat":
         _require(len(c.eat_holdout) >= 1, "eat_holdout", "", "at least one SavedModel directory")
+    _require(c.export_name is None or bool(_NAME.match(c.export_name)), "export_name", c.export_name,
+             "letters, digits, '_', '-' or '.' only (one directory under --export_dir)")
+    _require(bool(c.export_dir) and bool(c.run_dir), "export_dir/--run_dir", f"{c.export_dir!r}/{c.run_dir!r}",
+             "non-empty directory paths")
+    if c.num_eval_examples is not None:
+        _require(c.num_eval_examples >= 1, "num_eval_examples", c.num_eval_examples, "an integer >= 1")
     if c.num_train_examples is not None:
         _require(c.num_train_examples >= 1, "num_train_examples", c.num_train_examples, "an integer >= 1")
     return config
+
+
+def check_paths(config):
+    """What must exist on disk before the run starts (``validate`` checks values only, so a config can be
+    validated before its inputs exist): the EAT hold-out SavedModels."""
+    for i, path in enumerate(config.eat_holdout):
+        _require(os.path.isfile(os.path.join(path, "saved_model.pb")), f"eat_holdout (entry {i + 1})", path,
+                 "a SavedModel directory (exported_models/<name>/<version>, with saved_model.pb)")

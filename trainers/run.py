@@ -2,23 +2,24 @@
 
     python -m trainers.<method> --flagfile=configs/<setup>.cfg [--flag=value ...]
 
-Every run keeps its state in ``<run_dir>/<name>/``: ``backup/`` (BackupAndRestore: rerunning the
-same command resumes after the last finished epoch), ``tensorboard/`` and ``history.json``.
+Every run keeps its state in ``<run_dir>/<name>/``: ``backup/`` (``RunBackup``: rerunning the
+same command resumes after the last finished epoch, optimizer state, history and time included; removed
+only once the export has landed), ``tensorboard/`` and ``history.json``.
 At the end the model is exported to ``<export_dir>/<name>/<version>/`` with the flags and metrics
 in its metadata. Usage errors print one line and exit with status 2; a diverged run exits with 1.
 """
 import dataclasses
-import json
+import math
 import os
 import sys
-import time
 
 from absl import flags
 
 from trainers import anp, eat, lat, nat, paramnet, pgd, pni, robustnet, vanilla  # noqa: F401  (registration)
 from trainers.base import TRAINERS
-from trainers.callbacks import AlphaLogger, NonFiniteGuard, PhaseScheduler, TrainingDiverged, alpha_values
-from trainers.config import STRATEGIES, AnpPhase, TrainConfig, validate
+from trainers.callbacks import (AlphaLogger, NonFiniteGuard, PhaseScheduler, RunBackup, TrainingDiverged, alpha_values,
+                                non_finite_weights, write_json_atomic)
+from trainers.config import STRATEGIES, AnpPhase, TrainConfig, check_paths, validate
 from zoo.errors import ZooError
 
 FLAGS = flags.FLAGS
@@ -167,69 +168,128 @@ def accuracy(net, dataset, noise):
     import zoo
     correct = total = 0
     with zoo.inference_noise(net, noise):
-        predict = tf.function(lambda x: tf.argmax(net(x, training=False), axis=-1, output_type=tf.int32),
-                              reduce_retracing=True)
+        @tf.function(reduce_retracing=True)
+        def predict(x):  # a def, not a lambda: AutoGraph cannot read a lambda's source and warns
+            return tf.argmax(net(x, training=False), axis=-1, output_type=tf.int32)
+
         for x, y in dataset:
             correct += int(tf.reduce_sum(tf.cast(predict(x) == tf.cast(y, tf.int32), tf.int32)))
             total += int(x.shape[0])
     return correct / max(total, 1)
 
 
+def check_run_dirs(config):
+    """Check the inputs that must exist (EAT hold-outs) and create and test-write the run and export
+    directories before any work (a bad path fails in seconds, not after training): one-line ZooError
+    naming the flag, the path and what exists."""
+    from zoo.cli import writable_dir
+    check_paths(config)
+    writable_dir(os.path.join(config.run_dir, config.name), "run_dir", shown=config.run_dir)
+    writable_dir(os.path.join(config.export_dir, config.name), "export_dir", shown=config.export_dir)
+
+
+def _fast_forward(train_ds, resumed):
+    """Advance the training pipeline's random streams as the finished epochs did, so that a resumed run's
+    epoch E+1 gets the shuffle order and augmentation an uninterrupted run's would.
+
+    Every ``iter()`` of the dataset draws the next shuffle and augmentation streams (``reshuffle_each_iteration``,
+    ``zoo.data.load``). Keras 3's ``EpochIterator`` makes two iterators per epoch of a dataset of known length
+    (one at the start, one at the end, discarded); tests/trainers/test_crash_safety.py checks that a resumed
+    run's losses equal an uninterrupted run's, so a Keras change here shows up there.
+    """
+    if not resumed:
+        return
+    per_epoch = 2 if int(train_ds.cardinality()) >= 0 else 1  # unknown length: best effort (one per epoch)
+    for _ in range(per_epoch * int(resumed["epoch"])):
+        iter(train_ds)
+
+
 def train(config, verbose=1, extra_callbacks=(), strategy=None):
-    """Train, checkpoint, resume, export. Returns a dict with the export path, metrics and history."""
+    """Train, checkpoint, resume, export. Returns a dict with the export path, metrics and history.
+
+    Crash safety: the backup (weights, optimizer state, epoch, per-epoch history, elapsed time;
+    ``RunBackup``) is removed only after the export has landed, so a kill during the final test pass or
+    the export resumes with nothing lost; weights or metrics that are not finite are never exported.
+    """
     import keras
 
     import zoo
     validate(config, zoo.list_models(), TRAINERS)
+    check_run_dirs(config)
     run_dir = os.path.join(config.run_dir, config.name)
     trainer, net, train_ds, eval_ds = build(config, strategy)
     phases = PhaseScheduler()
+    backup = RunBackup(os.path.join(run_dir, "backup"))
     callbacks = [
         phases,
         keras.callbacks.LearningRateScheduler(lambda epoch: lr_at(config, epoch)),
-        NonFiniteGuard(),
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), double_checkpoint=True),
+        NonFiniteGuard(net),  # before the backup: a diverged epoch is never saved
+        backup,
         AlphaLogger(net, run_dir),
         *extra_callbacks,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
     ]
-    start = time.time()
-    history = trainer.fit(train_ds, epochs=config.epochs, validation_data=eval_ds, callbacks=callbacks,
-                          verbose=verbose, shuffle=False)  # the tf.data pipeline shuffles
-    seconds = time.time() - start
-    metrics = {k: float(v[-1]) for k, v in history.history.items()}
+    _fast_forward(train_ds, backup.read())
+    trainer.fit(train_ds, epochs=config.epochs, validation_data=eval_ds, callbacks=callbacks,
+                verbose=verbose, shuffle=False)  # the tf.data pipeline shuffles
+    history = backup.history()  # every epoch, also those of earlier sessions of a resumed run
+    bad = non_finite_weights(net)
+    if bad:
+        raise TrainingDiverged(f"{len(bad)} weights are not finite after training (first: {bad[0]})")
+    metrics = {k: float(v[-1]) for k, v in history.items()}
     randomness = zoo.randomness(net)
     metrics["test_acc"] = accuracy(net, eval_ds, noise=True)
     if randomness["is_random"]:
         metrics["test_acc_deterministic"] = accuracy(net, eval_ds, noise=False)
-    metrics["train_seconds"] = round(seconds, 1)
-    record = {"config": config.as_dict(), "history": history.history, "metrics": metrics,
-              "alpha": alpha_values(net), "phases": {str(k): str(v) for k, v in phases.phases.items()}}
+    metrics["train_seconds"] = round(backup.state.get("seconds", 0.0), 1)
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(f"metric {bad[0]} is {metrics[bad[0]]} after training")
+    record = {"config": config.as_dict(), "history": history, "metrics": metrics,
+              "epochs_run_this_session": sorted(phases.phases), "alpha": alpha_values(net),
+              "phases": {str(k): str(v) for k, v in phases.phases.items()}}
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "history.json"), "w") as f:
-        json.dump(record, f, indent=1, default=str)
+    write_json_atomic(os.path.join(run_dir, "history.json"), record)
     path = zoo.export(net, config.export_dir, name=config.name,
                       metadata={"training": {"method": config.method, **config.as_dict()}, "metrics": metrics,
                                 "alpha": record["alpha"]})
-    return {"export_path": path, "metrics": metrics, "history": history.history, "phases": phases.phases,
+    backup.remove()  # only now: the export has landed
+    return {"export_path": path, "metrics": metrics, "history": history, "phases": phases.phases,
             "trainer": trainer, "net": net}
+
+
+def _diverged_message(config, err):
+    backup = RunBackup(os.path.join(config.run_dir, config.name, "backup"))
+    state = backup.read()
+    kept = (f"the last good checkpoint (epoch {state['epoch']}) is kept in {backup.backup_dir}" if state else
+            "no checkpoint was saved before it (it diverged in the first epoch of this run)")
+    return f"error: training diverged: {err}; {kept}; nothing was exported"
+
+
+def prepare(method, argv=None):
+    """Parse the command line (``sys.argv`` by default) into a validated ``TrainConfig`` whose run and export
+    directories exist and are writable. Usage errors raise ``ZooError`` (or exit 2 from the flag parser)."""
+    from zoo.cli import parse_flags
+    import zoo
+    define_flags()
+    parse_flags(argv)
+    config = config_from_flags(method)
+    validate(config, zoo.list_models(), TRAINERS)
+    check_run_dirs(config)
+    return config
 
 
 def cli(method):
     """Entry point of ``python -m trainers.<method>``."""
-    from zoo.cli import parse_flags, usage_error
-    define_flags()
-    parse_flags()
+    from zoo.cli import usage_error
+    config = None
     try:
-        config = config_from_flags(method)
-        import zoo
-        validate(config, zoo.list_models(), TRAINERS)
+        config = prepare(method)
         result = train(config, verbose=FLAGS.verbose)
     except ZooError as err:
         usage_error(err)
     except TrainingDiverged as err:
-        print(f"error: training diverged: {err}; the last good checkpoint is kept in "
-              f"{os.path.join(config.run_dir, config.name, 'backup')}; nothing was exported", file=sys.stderr)
+        print(_diverged_message(config, err), file=sys.stderr)
         sys.exit(1)
     m = result["metrics"]
     extra = f", deterministic {m['test_acc_deterministic']:.4f}" if "test_acc_deterministic" in m else ""

@@ -1,5 +1,6 @@
 """TensorFlow's process environment, set before TensorFlow is first imported (``import zoo`` runs this first;
-``trainers``, ``eval``, ``bench`` and the tests import ``zoo`` before TensorFlow).
+``trainers``, ``bench`` and the tests import it before TensorFlow; ``eval/__init__.py`` sets the same values
+itself so that ``eval.report`` stays free of TensorFlow).
 
 * ``TF_ENABLE_ONEDNN_OPTS=1``: TensorFlow's oneDNN CPU kernels. TensorFlow turns them on by itself only on
   some CPUs (Intel with AVX-512); on AMD EPYC (AVX2 only) it leaves them off, although a clean ResNet-20

@@ -106,7 +106,7 @@ def test_cli_writes_json_markdown_and_plots(digits_models, tmp_path):
     (["--model=/nonexistent/1"], "--model=/nonexistent/1: no such directory"),
     (["--model=exported_models", "--suite=gray"], "--suite=gray: expected one of"),
     (["--model=x", "--attacks=laser"], "--attacks=laser: unknown attack"),
-    (["--model=x", "--eps=-0.1"], "--eps=-0.1: expected a value >= 0"),
+    (["--model=x", "--eps=-0.1"], "--eps=-0.1: expected a value in [0, 1]"),
     (["--model=x", "--protocol=pni", "--eot=8"],
      "--protocol=pni fixes --eot=1; got --eot=8 (drop one of the two flags)"),
     (["--model=x", "--noise=sometimes"], "--noise"),

@@ -41,9 +41,11 @@ def test_killed_run_resumes_at_the_last_finished_epoch(tmp_path):
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    finished = json.loads(meta.read_text())["epoch"]
+    state = json.loads(meta.read_text())
+    finished = state["epoch"]
     assert 2 <= finished < 5, "the first run should be killed mid-training"
-    assert not (tmp_path / "export" / "resume").exists()  # killed: nothing exported
+    assert len(state["history"]["loss"]) == finished and state["seconds"] > 0
+    assert not (tmp_path / "export" / "resume" / "1").exists()  # killed: nothing exported
 
     second = _cli("vanilla", *flags)
     out, err = second.communicate(timeout=600)
@@ -51,7 +53,11 @@ def test_killed_run_resumes_at_the_last_finished_epoch(tmp_path):
     epochs = [line.split()[1] for line in out.splitlines() if line.startswith("Epoch ")]
     assert epochs[0] == f"{finished + 1}/5" and epochs[-1] == "5/5"
     assert (tmp_path / "export" / "resume" / "1" / "saved_model.pb").exists()
-    assert not meta.exists()  # a finished run removes its backup
+    assert not meta.exists()  # a finished run removes its backup once the export has landed
+    record = json.loads((tmp_path / "runs" / "resume" / "history.json").read_text())
+    assert len(record["history"]["loss"]) == 5  # every epoch, both sessions
+    assert record["history"]["loss"][:finished] == state["history"]["loss"]
+    assert record["metrics"]["train_seconds"] >= round(state["seconds"], 1)  # the first session's time counts
 
 
 class _PoisonAtEpoch(keras.callbacks.Callback):
@@ -86,12 +92,14 @@ def test_nan_loss_stops_keeps_the_last_good_checkpoint_and_exports_nothing(tmp_p
         run.train(config, verbose=0, extra_callbacks=[LatePoison()])
     backup = tmp_path / "runs" / "nan" / "backup"
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
-    assert not (tmp_path / "export").exists()
+    assert not (tmp_path / "export" / "nan" / "1").exists()  # the directory is made before training; no version
 
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(model="resnet21"), "--model=resnet21: expected one of alexnet"),
-    (dict(eps=-0.1), "--eps=-0.1: expected a value >= 0"),
+    (dict(eps=-0.1), "--eps=-0.1: expected a value in [0, 1]"),
+    (dict(eps=5), "--eps=5: expected a value in [0, 1]"),
+    (dict(lr_decay=-1), "--lr_decay=-1: expected a multiplier > 0"),
     (dict(steps=0), "--steps=0: expected an integer >= 1"),
     (dict(method="anp", epochs=10, anp_clean_epochs=40), "--epochs=10: expected >= 140, the clean epochs plus"),
     (dict(strategy="tpu"), "--strategy=tpu: expected one of default, mirrored, multi_worker"),

@@ -39,6 +39,11 @@ def list_models():
     return sorted(_MODELS)
 
 
+def _is_int(value):
+    import numbers
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _default_stats(name, channels):
     own = _INPUT_DEFAULTS[name]
     if own["mean"] is not None and len(own["mean"]) == channels:
@@ -66,13 +71,22 @@ def create(name, num_classes=10, input_shape=None, **options):
     unknown = set(options) - set(Variant.fields()) - set(arch_params)
     if unknown:
         raise choice_error(f"option for model {name!r}:", sorted(unknown)[0], Variant.fields() + arch_params)
-    if int(num_classes) < 2:
-        raise ZooError(f"num_classes={num_classes}: expected an integer >= 2")
+    if not _is_int(num_classes) or num_classes < 2:
+        raise ZooError(f"num_classes={num_classes!r}: expected an integer >= 2")
+    for key, fixed in defaults.items():  # e.g. depth: the registered name fixes it (resnet20 is depth 20)
+        if key in options and (options[key] != fixed or (_is_int(fixed) and not _is_int(options[key]))):
+            same = sorted(n for n, (f, d) in _MODELS.items() if f is fn)
+            raise ZooError(f"{key}={options[key]!r} for model {name!r}: its {key} is {fixed} (fixed by the name); "
+                           f"expected one of the registered models {', '.join(same)}")
     if input_shape is None:
         input_shape = _INPUT_DEFAULTS[name]["input_shape"] or DEFAULT_INPUT_SHAPE
+    try:
+        ok = len(input_shape) == 3 and all(_is_int(d) and d >= 1 for d in input_shape)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ZooError(f"input_shape={input_shape!r}: expected (height, width, channels), positive integers")
     input_shape = tuple(int(d) for d in input_shape)
-    if len(input_shape) != 3:
-        raise ZooError(f"input_shape={input_shape}: expected (height, width, channels)")
     variant = Variant(**{k: v for k, v in options.items() if k in Variant.fields()})
     arch_kwargs = {**defaults, **{k: v for k, v in options.items() if k in arch_params}}
     mean, std = _default_stats(name, input_shape[-1])
