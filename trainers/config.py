@@ -56,6 +56,8 @@ class TrainConfig:
     lr: float = 0.1
     lr_boundaries: tuple = (80, 120)
     lr_decay: float = 0.1
+    lr_schedule: str = "step"  # "step" (lr_boundaries x lr_decay) | "cosine" (linear warm-up, cosine to 0)
+    warmup_epochs: int = 0
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4
@@ -100,6 +102,7 @@ class TrainConfig:
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+LR_SCHEDULES = ("step", "cosine")
 ATTACK_BN = ("eval", "train")
 INPUT_NOISE_METHODS = ("paramnet", "vanilla")
 
@@ -123,6 +126,9 @@ def validate(config, known_models, known_methods):
     _require(c.lr_decay > 0, "lr_decay", c.lr_decay, "a multiplier > 0 (0.1: the lr falls tenfold at each boundary)")
     _require(list(c.lr_boundaries) == sorted(c.lr_boundaries) and all(b > 0 for b in c.lr_boundaries),
              "lr_boundaries", ",".join(map(str, c.lr_boundaries)), "increasing positive epochs")
+    _require(c.lr_schedule in LR_SCHEDULES, "lr_schedule", c.lr_schedule, "one of " + ", ".join(LR_SCHEDULES))
+    _require(0 <= c.warmup_epochs < c.epochs, "warmup_epochs", c.warmup_epochs,
+             f"an integer in [0, epochs) = [0, {c.epochs})")
     _require(0 <= c.eps <= 1, "eps", c.eps, "a value in [0, 1] (pixel scale, e.g. 0.031 for 8/255)")
     _require(0 < c.step_size <= 1, "step_size", c.step_size, "a value in (0, 1] (pixel scale)")
     _require(c.steps >= 1, "steps", c.steps, "an integer >= 1 (PGD-k needs k >= 1)")

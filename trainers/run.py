@@ -20,6 +20,7 @@ from trainers.base import TRAINERS
 from trainers.callbacks import (AlphaLogger, NonFiniteGuard, PhaseScheduler, RunBackup, TrainingDiverged, alpha_values,
                                 non_finite_weights, write_json_atomic)
 from trainers.config import STRATEGIES, AnpPhase, TrainConfig, check_paths, validate
+from trainers.provenance import provenance
 from zoo.errors import ZooError
 
 FLAGS = flags.FLAGS
@@ -63,6 +64,9 @@ def define_flags():
     f("lr", _D.lr, "initial learning rate")
     lst("lr_boundaries", [str(x) for x in _D.lr_boundaries], "epochs at which the lr is multiplied by lr_decay")
     f("lr_decay", _D.lr_decay, "lr multiplier at each boundary")
+    s("lr_schedule", _D.lr_schedule, "step (x lr_decay at each of lr_boundaries: the papers') | cosine (linear "
+      "warm-up over --warmup_epochs, then cosine to 0 at the last epoch: for short budgets)")
+    i("warmup_epochs", _D.warmup_epochs, "epochs of linear lr warm-up (step and cosine schedules)")
     f("momentum", _D.momentum, "SGD momentum")
     b("nesterov", _D.nesterov, "Nesterov momentum (the PNI code uses it)")
     f("weight_decay", _D.weight_decay, "coupled L2 weight decay, never applied to PNI alphas")
@@ -129,7 +133,17 @@ def make_strategy(name):
 
 
 def lr_at(config, epoch):
-    """Step schedule: lr * lr_decay^(number of boundaries <= epoch) (PNI: x0.1 at 80 and 120)."""
+    """The learning rate of 0-based ``epoch``.
+
+    warm-up (epoch < warmup_epochs): lr * (epoch + 1) / (warmup_epochs + 1), rising linearly;
+    "step": lr * lr_decay^(number of boundaries <= epoch) (PNI: x0.1 at 80 and 120);
+    "cosine": lr * (1 + cos(pi * t)) / 2 with t = (epoch - warmup) / (epochs - warmup), from lr to near 0.
+    """
+    if epoch < config.warmup_epochs:
+        return config.lr * (epoch + 1) / (config.warmup_epochs + 1)
+    if config.lr_schedule == "cosine":
+        t = (epoch - config.warmup_epochs) / max(config.epochs - config.warmup_epochs, 1)
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * t))
     return config.lr * config.lr_decay ** sum(epoch >= b for b in config.lr_boundaries)
 
 
@@ -245,14 +259,15 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     bad = [k for k, v in metrics.items() if not math.isfinite(v)]
     if bad:
         raise TrainingDiverged(f"metric {bad[0]} is {metrics[bad[0]]} after training")
-    record = {"config": config.as_dict(), "history": history, "metrics": metrics,
+    origin = provenance()
+    record = {"config": config.as_dict(), "history": history, "metrics": metrics, "provenance": origin,
               "epochs_run_this_session": sorted(phases.phases), "alpha": alpha_values(net),
               "phases": {str(k): str(v) for k, v in phases.phases.items()}}
     os.makedirs(run_dir, exist_ok=True)
     write_json_atomic(os.path.join(run_dir, "history.json"), record)
     path = zoo.export(net, config.export_dir, name=config.name,
                       metadata={"training": {"method": config.method, **config.as_dict()}, "metrics": metrics,
-                                "alpha": record["alpha"]})
+                                "alpha": record["alpha"], "provenance": origin})
     backup.remove()  # only now: the export has landed
     return {"export_path": path, "metrics": metrics, "history": history, "phases": phases.phases,
             "trainer": trainer, "net": net}

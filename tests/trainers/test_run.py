@@ -1,6 +1,8 @@
 """Running for real: resume after a kill, stop on NaN without exporting, flag errors, tf.distribute."""
+import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,3 +174,18 @@ def test_xla_and_mixed_precision_steps_learn(jit, mixed, digits_batch):
         assert np.isfinite(losses).all() and np.mean(losses[-3:]) < np.mean(losses[:3])
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_learning_rate_schedules():
+    step = tiny_config("vanilla", lr=0.1, epochs=10, lr_boundaries=(4, 8), lr_decay=0.1)
+    assert [round(run.lr_at(step, e), 6) for e in (0, 3, 4, 8, 9)] == [0.1, 0.1, 0.01, 0.001, 0.001]
+    cos = tiny_config("vanilla", lr=0.2, epochs=11, lr_schedule="cosine", warmup_epochs=1)
+    lrs = [run.lr_at(cos, e) for e in range(11)]
+    assert lrs[0] == pytest.approx(0.1)  # warm-up: lr * 1/2
+    assert lrs[1] == pytest.approx(0.2)  # the peak, right after the warm-up
+    assert lrs[6] == pytest.approx(0.1)  # half way through the cosine
+    assert all(a > b for a, b in zip(lrs[1:], lrs[2:])) and 0 < lrs[-1] < 0.01
+    for bad, message in ((dict(lr_schedule="linear"), "--lr_schedule=linear: expected one of step, cosine"),
+                         (dict(warmup_epochs=11), "--warmup_epochs=11: expected an integer in [0, epochs)")):
+        with pytest.raises(ZooError, match=re.escape(message)):
+            validate(dataclasses.replace(cos, **bad), zoo.list_models(), TRAINERS)
