@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: quickstart test bench install clean
+.PHONY: quickstart test bench leaderboard install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
+
+# Every shipped model under one protocol (hours on 2 cores; cached per model, rerun to resume):
+# docs/LEADERBOARD.md, docs/leaderboard.json, docs/leaderboard/*.png and each model card's numbers.
+leaderboard: $(STAMP)
+	$(PY) -m eval.leaderboard $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -92,8 +92,8 @@ def config_from_flags():
     from eval.suites import SUITES, EvalConfig
 
     if not FLAGS.model:
-        raise ZooError("--model is required: a SavedModel version directory (exported_models/<name>/<version>) "
-                       "or a .keras file")
+        raise ZooError("--model is required: a shipped model's name (zoo.list_pretrained()), a SavedModel version "
+                       "directory (exported_models/<name>/<version>) or a .keras file")
     for s in FLAGS.suite:
         if s not in SUITES:
             raise ZooError(f"--suite={s}: expected one of {', '.join(sorted(SUITES))}")
@@ -129,8 +129,10 @@ def config_from_flags():
         raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
     if not all(0 <= e <= 1 for e in eps_list):
         raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected values in [0, 255] (x/255)")
+    from zoo.pretrained import resolve
+    models = tuple(resolve(m) for m in FLAGS.model)  # a shipped model's name -> its SavedModel directory
     report_dir = FLAGS.report_dir or os.path.join("reports", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    config = EvalConfig(models=tuple(FLAGS.model), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
+    config = EvalConfig(models=models, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
                       num_examples=FLAGS.num_examples, suites=tuple(FLAGS.suite), report_dir=report_dir,
                       trials=FLAGS.trials, eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, protocol=FLAGS.protocol,
                       noise=FLAGS.noise, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
@@ -146,8 +148,13 @@ def config_from_flags():
                       autoattack_version=FLAGS.autoattack_version, apgd_iterations=FLAGS.apgd_iterations,
                       square_queries=FLAGS.square_queries,
                       **({"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}))
-    for path in FLAGS.model:  # after every flag check: a wrong flag is named first
+    for path in models:  # after every flag check: a wrong flag is named first
         if not (os.path.isdir(path) or (path.endswith(".keras") and os.path.isfile(path))):
+            if os.sep not in path and not path.endswith(".keras"):
+                from zoo.pretrained import list_pretrained
+                raise ZooError(f"--model={path}: no such directory and no shipped model of that name: expected "
+                               "exported_models/<name>/<version>, a .keras file or a shipped model, one of "
+                               f"{', '.join(list_pretrained()) or 'none (exported_models/ has no model card yet)'}")
             parent = os.path.dirname(path) or "."
             listing = (", ".join(sorted(os.listdir(parent))[:8]) or "nothing") if os.path.isdir(parent) else \
                 "nothing (no such parent directory)"

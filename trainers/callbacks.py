@@ -189,6 +189,8 @@ class AlphaLogger(keras.callbacks.Callback):
             for key, value in values.items():
                 tf.summary.scalar(key, value, step=epoch + 1)
         self.writer.flush()
+        if logs is not None:  # into the epoch's logs: RunBackup keeps them in the history across resumes
+            logs.update({f"alpha:{k}": v for k, v in values.items()})
         self.history.append({"epoch": epoch + 1, **values})
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         with open(self.path, "w") as f:

@@ -238,8 +238,8 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
         phases,
         keras.callbacks.LearningRateScheduler(lambda epoch: lr_at(config, epoch)),
         NonFiniteGuard(net),  # before the backup: a diverged epoch is never saved
+        AlphaLogger(net, run_dir),  # before the backup: the alphas go into the saved history
         backup,
-        AlphaLogger(net, run_dir),
         *extra_callbacks,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
     ]
@@ -250,7 +250,7 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     bad = non_finite_weights(net)
     if bad:
         raise TrainingDiverged(f"{len(bad)} weights are not finite after training (first: {bad[0]})")
-    metrics = {k: float(v[-1]) for k, v in history.items()}
+    metrics = {k: float(v[-1]) for k, v in history.items() if not k.startswith("alpha:")}
     randomness = zoo.randomness(net)
     metrics["test_acc"] = accuracy(net, eval_ds, noise=True)
     if randomness["is_random"]:
@@ -267,7 +267,7 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     write_json_atomic(os.path.join(run_dir, "history.json"), record)
     path = zoo.export(net, config.export_dir, name=config.name,
                       metadata={"training": {"method": config.method, **config.as_dict()}, "metrics": metrics,
-                                "alpha": record["alpha"], "provenance": origin})
+                                "alpha": record["alpha"], "provenance": origin, "history": history})
     backup.remove()  # only now: the export has landed
     return {"export_path": path, "metrics": metrics, "history": history, "phases": phases.phases,
             "trainer": trainer, "net": net}

@@ -78,3 +78,26 @@ def test_corruption_and_perturbation_suites_score_the_baseline_100(digits_models
     assert fr["cols"][-1] == "mFR"
     np.testing.assert_allclose(fr["values"][0], 100.0)  # the baseline's FR is 100 wherever it is defined
     assert cm.flip_probability(np.zeros((3, 31))) == 0.0
+
+
+def test_boundary_suite_with_no_ray_crossing_the_boundary_records_unbroken_and_no_histogram():
+    """A constant classifier: every ray keeps the prediction, every distance is inf (no empty histogram)."""
+    import tensorflow as tf
+
+    from eval.report import Report
+    from eval.suites import SUITES, Context
+
+    class Constant:
+        name, is_random = "constant", False
+
+        def model_fn(self, mode):
+            return lambda x: tf.one_hot(tf.zeros(tf.shape(x)[0], tf.int32), 10)
+
+    x = np.random.default_rng(0).uniform(size=(3, 8, 8, 1)).astype("float32")
+    report = Report({"models": {"constant": {}}})
+    config = EvalConfig(models=("constant",), boundary_examples=3, directions=2)
+    SUITES["boundary"](Context(config, [Constant()], x, np.zeros(3, np.int32), report, lambda text: None))
+    data = report.to_dict()
+    assert not [h for h in data["histograms"] if h["name"] == "boundary_distance"]
+    wf = next(m for m in data["matrices"] if m["name"] == "worst_case_boundary_distance")
+    assert wf["values"][0][2] == 3 and wf["values"][0][1] == 64.0  # three unbroken: W_f >= the search limit

@@ -1,0 +1,171 @@
+"""``python -m eval.leaderboard``: flags, the run over the shipped models, and the one-line usage errors."""
+import os
+import sys
+import time
+
+from absl import flags
+
+from zoo.errors import ZooError
+
+FLAGS = flags.FlagValues()  # own flag set: importable beside eval.cli / trainers without name clashes
+
+
+def define_flags():
+    if "models" in FLAGS:
+        return
+    from eval.leaderboard.protocol import SUITES, Protocol
+    d = Protocol()
+    f = dict(flag_values=FLAGS)
+    flags.DEFINE_list("models", [], "shipped models to evaluate (default: all of zoo.list_pretrained())", **f)
+    flags.DEFINE_string("dataset", d.dataset, "TFDS prepared dir (relative paths: to the cwd, else to the checkout "
+                        "root), or digits | cifar10 | ...", **f)
+    flags.DEFINE_string("data_dir", None, "TFDS data_dir for named datasets", **f)
+    flags.DEFINE_string("split", d.split, "split to evaluate on", **f)
+    flags.DEFINE_integer("clean_examples", d.clean_examples, "images of the clean accuracy (the first N)", **f)
+    flags.DEFINE_integer("num_examples", d.num_examples, "images of the attacks and corruptions (the first N)", **f)
+    flags.DEFINE_integer("trials", None, "trials of random models (default: eval's, 5)", **f)
+    flags.DEFINE_integer("eot", None, "EOT samples per gradient of random models (default: eval's, 8)", **f)
+    flags.DEFINE_enum("eot_mode", d.eot_mode, ["gradient", "logits"], "EOT mode (see python -m eval)", **f)
+    flags.DEFINE_enum("bpda", "auto", ["auto", "on", "off"], "BPDA through non-differentiable channels", **f)
+    flags.DEFINE_integer("seed", d.seed, "random seed", **f)
+    flags.DEFINE_integer("batch_size", d.batch_size, "attack batch size", **f)
+    flags.DEFINE_float("eps", d.eps, "L-inf budget (pixel scale)", **f)
+    flags.DEFINE_float("step_size", d.step_size, "PGD step size (pixel scale)", **f)
+    flags.DEFINE_list("steps", [str(s) for s in d.steps], "PGD step counts of the table", **f)
+    flags.DEFINE_integer("eps_curve_steps", d.eps_curve_steps, "PGD steps of the accuracy-vs-eps curve", **f)
+    flags.DEFINE_list("steps_list", [str(s) for s in d.steps_list], "PGD steps of the accuracy-vs-steps curve", **f)
+    flags.DEFINE_list("eps_list", ["0", "2", "4", "8", "12", "16"], "eps (x/255) of the accuracy-vs-eps curve", **f)
+    flags.DEFINE_integer("cw_iterations", d.cw_iterations, "C&W steps per binary-search step", **f)
+    flags.DEFINE_integer("sequence_examples", d.sequence_examples, "images per CIFAR-10-P perturbation", **f)
+    flags.DEFINE_integer("boundary_examples", d.boundary_examples, "images of W_f", **f)
+    flags.DEFINE_integer("directions", d.directions, "random orthogonal directions of W_f (ANP: 1000)", **f)
+    flags.DEFINE_list("suites", list(SUITES), f"eval suites to run (clean always runs): {', '.join(SUITES)}", **f)
+    flags.DEFINE_string("baseline", "vanilla_resnet20", "model whose corruption errors / flip rates are 100", **f)
+    flags.DEFINE_string("work_dir", "reports/leaderboard", "per-model eval reports (the cache)", **f)
+    flags.DEFINE_string("markdown", "docs/LEADERBOARD.md", "the board (Markdown)", **f)
+    flags.DEFINE_string("json", "docs/leaderboard.json", "the board (JSON)", **f)
+    flags.DEFINE_string("plots_dir", "docs/leaderboard", "accuracy-vs-eps / -steps PNGs", **f)
+    flags.DEFINE_string("cache_dir", None, "generated CIFAR-10-C/-P arrays (default: eval's)", **f)
+    flags.DEFINE_bool("update_cards", True, "write each model's numbers into its MODEL_CARD.md", **f)
+
+
+def _ints(flag, values):
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated integers") from None
+
+
+def protocol_from_flags():
+    from eval.leaderboard.protocol import Protocol
+    try:
+        eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
+    except ValueError:
+        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
+    for flag in ("trials", "eot"):
+        if getattr(FLAGS, flag) is not None and getattr(FLAGS, flag) < 1:
+            raise ZooError(f"--{flag}={getattr(FLAGS, flag)}: expected an integer >= 1 (unset: eval's automatic)")
+    if not 0 <= FLAGS.eps <= 1 or not 0 < FLAGS.step_size <= 1:
+        raise ZooError(f"--eps={FLAGS.eps} / --step_size={FLAGS.step_size}: expected values in [0, 1] (pixel scale)")
+    return Protocol(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
+                    clean_examples=FLAGS.clean_examples, num_examples=FLAGS.num_examples, trials=FLAGS.trials,
+                    eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
+                    seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
+                    steps=_ints("steps", FLAGS.steps), eps_curve_steps=FLAGS.eps_curve_steps,
+                    steps_list=_ints("steps_list", FLAGS.steps_list), eps_list=eps_list,
+                    cw_iterations=FLAGS.cw_iterations, sequence_examples=FLAGS.sequence_examples,
+                    boundary_examples=FLAGS.boundary_examples, directions=FLAGS.directions,
+                    suites=tuple(FLAGS.suites))
+
+
+def select_models(requested):
+    """The shipped names to evaluate: all, or ``requested`` (unknown names: one-line ZooError listing them)."""
+    import zoo
+    names = zoo.list_pretrained()
+    if not requested:
+        if not names:
+            raise ZooError(f"no shipped models under {zoo.pretrained.pretrained_root()}: expected "
+                           "<name>/<version>/ SavedModels beside <name>/MODEL_CARD.md")
+        return names
+    unknown = [n for n in requested if n not in names]
+    if unknown:
+        raise ZooError(f"--models={','.join(unknown)}: unknown model{'s' if len(unknown) > 1 else ''}; expected "
+                       f"some of {', '.join(names) or 'none (no shipped models)'}")
+    return list(dict.fromkeys(requested))
+
+
+def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baseline="vanilla_resnet20",
+        cache_dir=None, update_cards=True, verbose=True):
+    """Evaluate ``models`` (cached ones are read back), then write the board from every shipped model whose
+    report matches the protocol. Returns {"evaluated": [...], "cached": [...], "json": dict, "paths": {...}}."""
+    import zoo
+    from eval.leaderboard import board
+    from eval.leaderboard import protocol as protocol_lib
+    from zoo.cli import writable_dir
+
+    start = time.time()
+    for path, flag in ((work_dir, "work_dir"), (plots_dir, "plots_dir"),
+                       (os.path.dirname(os.path.abspath(markdown_path)), "markdown"),
+                       (os.path.dirname(os.path.abspath(json_path)), "json")):
+        writable_dir(path, flag)
+    evaluated, cached, data = [], [], None
+    for name in models:
+        key, _ = protocol_lib.model_key(zoo.pretrained_dir(name), protocol)
+        if protocol_lib.cached(work_dir, name, key) is not None:
+            cached.append(name)
+            if verbose:
+                print(f"[leaderboard] {name}: cached ({protocol_lib.report_path(work_dir, name)})", file=sys.stderr)
+            continue
+        if data is None:  # loaded once, only when something needs evaluating
+            data = protocol_lib.load_images(protocol, max(protocol.clean_examples, protocol.num_examples))
+        protocol_lib.evaluate(name, zoo.pretrained_dir(name), protocol, work_dir, data, cache_dir, verbose)
+        evaluated.append(name)
+    reports, pending = {}, []
+    for name in zoo.list_pretrained():  # the board: every shipped model with a valid report
+        key, _ = protocol_lib.model_key(zoo.pretrained_dir(name), protocol)
+        report = protocol_lib.cached(work_dir, name, key)
+        (pending.append(name) if report is None else reports.__setitem__(name, report))
+    rows = board.rows(reports, protocol, baseline)
+    totals = {"seconds": round(sum(r["meta"][protocol_lib.KEY]["seconds"] for r in reports.values()), 1),
+              "run_seconds": round(time.time() - start, 1)}
+    plots = board.write_plots(reports, plots_dir)
+    data_json = board.to_json(rows, protocol, baseline, totals, pending)
+    data_json["plots"] = [os.path.relpath(p, os.path.dirname(os.path.abspath(json_path))) for p in plots]
+    board.write_json(json_path, data_json)
+    plots_rel = os.path.relpath(plots_dir, os.path.dirname(os.path.abspath(markdown_path))) + "/"
+    board._write(markdown_path, board.markdown(rows, protocol, baseline, totals, pending, plots_rel))
+    cards = []
+    if update_cards:
+        for name in reports:
+            path = os.path.join(os.path.dirname(zoo.pretrained_dir(name)), zoo.pretrained.CARD_FILE)
+            board.update_card(path, board.card_block(name, rows, protocol, markdown_path))
+            cards.append(path)
+    return {"evaluated": evaluated, "cached": cached, "json": data_json,
+            "paths": {"markdown": markdown_path, "json": json_path, "plots": plots, "cards": cards}}
+
+
+def parse(argv):
+    from zoo.cli import usage_error
+    define_flags()
+    FLAGS.unparse_flags()  # a second call in one process starts from the defaults again
+    try:
+        rest = FLAGS(argv)
+    except flags.Error as err:
+        usage_error(err)
+    if rest[1:]:
+        usage_error(ZooError(f"unexpected argument {rest[1]!r}: expected --flag=value only (see --helpfull)"))
+
+
+def main(argv=None):
+    from zoo.cli import usage_error
+    parse(sys.argv if argv is None else argv)
+    try:
+        protocol = protocol_from_flags()
+        models = select_models(FLAGS.models)
+        out = run(protocol, models, FLAGS.work_dir, FLAGS.markdown, FLAGS.json, FLAGS.plots_dir, FLAGS.baseline,
+                  FLAGS.cache_dir, FLAGS.update_cards)
+    except ZooError as err:
+        usage_error(err)
+    p = out["paths"]
+    print(f"evaluated {len(out['evaluated'])}, cached {len(out['cached'])}; board: {p['markdown']} {p['json']} "
+          f"({len(p['plots'])} plots, {len(p['cards'])} model cards)")
