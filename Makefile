@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 quickstart: $(STAMP)
-	$(PY) -m zoo.quickstart
+	$(PY) -m examples.quickstart
 
 test: $(STAMP)
 	$(PY) -m pytest

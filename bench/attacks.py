@@ -11,7 +11,6 @@ Target (issue 4): at least 2x CleverHans' images/s, aiming for 3x.
 """
 import argparse
 import json
-import os
 import tempfile
 import time
 

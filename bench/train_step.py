@@ -23,7 +23,7 @@ def measure(method, jit, steps, batch=BATCH):
     import numpy as np
     import tensorflow as tf
 
-    from trainers import run  # noqa: F401  (registers the methods)
+    import trainers.methods  # noqa: F401  (registers the methods)
     from trainers.base import TRAINERS
     from trainers.config import AnpPhase, TrainConfig
     import zoo

@@ -73,7 +73,7 @@ def _real_cli_cases(f):
     }
 
 
-TRAIN_BATCH = {  # through trainers.run.prepare in one subprocess
+TRAIN_BATCH = {  # through trainers.cli.prepare in one subprocess
     "train-flagfile-stray-line": (["--flagfile={bad_cfg}"],
                                   "bad.cfg:3: 'configs/vanilla_resnet20_cifar10_smoke.cfg' is not a flag"),
     "train-lr-decay-negative": (["--lr_decay=-1"], "--lr_decay=-1.0: expected a multiplier > 0"),
@@ -114,8 +114,8 @@ _BATCH_SCRIPT = textwrap.dedent("""
     from zoo.errors import ZooError
     which, cases, base = {which!r}, json.loads(sys.argv[1]), json.loads(sys.argv[2])
     if which == "train":
-        from trainers import run
-        prepare = lambda argv: run.prepare("eat" if any("eat_holdout" in a for a in argv) else "vanilla", argv)
+        from trainers import cli as train_cli
+        prepare = lambda argv: train_cli.prepare("eat" if any("eat_holdout" in a for a in argv) else "vanilla", argv)
     else:
         from eval import cli
         prepare = cli.prepare

@@ -1,7 +1,14 @@
-"""Training methods, one module each (``python -m trainers.<method> --flagfile=...``).
+"""Training methods and their command lines.
 
-``trainers.run.TRAINERS`` maps a method name to its ``keras.Model`` subclass: vanilla, pgd (PAT),
-pni, anp, robustnet (RobustNet / RobustNet Adv.), paramnet, nat, eat, lat. The package itself imports no
-method module, so ``python -m trainers.<method>`` runs each module exactly once as ``__main__``.
+* ``trainers.methods.<method>``: one module per method that only defines and registers its ``keras.Model``
+  subclass in ``trainers.base.TRAINERS`` (vanilla, pgd (PAT), pni, anp, robustnet (RobustNet / RobustNet
+  Adv.), paramnet, nat, eat, lat); ``import trainers.methods`` registers them all.
+* ``trainers.run``: the library (``train(config)``: build, fit, checkpoint, export); ``trainers.config``: the
+  ``TrainConfig`` and its validation; ``trainers.callbacks``: checkpoints and logs.
+* ``trainers.cli``: flags -> TrainConfig -> train; ``trainers.<method>`` are thin entry modules
+  (``python -m trainers.<method> --flagfile=...``), as is ``python -m trainers --method=<method>``.
+* ``trainers.channel`` (an input channel on trained weights) and ``trainers.ship`` (model card) make zoo models.
+
+Imports only go down: cli -> run -> methods -> base -> zoo.
 """
 import zoo._tf_env  # noqa: F401,E402  (TensorFlow's environment, before TensorFlow loads)

@@ -36,8 +36,7 @@ def register(name):
     """Register a Trainer subclass under a method name (``--method`` / ``python -m trainers.<name>``)."""
 
     def wrap(cls):
-        if cls.__module__ != "__main__":  # `python -m trainers.x` also imports trainers.x itself
-            TRAINERS[name] = cls
+        TRAINERS[name] = cls
         cls.method = name
         return cls
 

@@ -2,7 +2,7 @@
 in test_robustness_metrics.py; here: what reaches the report, and its sanity)."""
 import numpy as np
 
-from eval.cli import run
+from eval.runner import run
 from eval.suites import EvalConfig
 
 

@@ -12,7 +12,8 @@ import zoo
 from zoo import data
 from eval import model as model_lib
 from eval.attacks import run_attack
-from eval.cli import print_table, run
+from eval.cli import print_table
+from eval.runner import run
 from eval.metrics.robustness import evaluate
 from eval.suites import EvalConfig
 from zoo.errors import ZooError

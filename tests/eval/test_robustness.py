@@ -82,7 +82,7 @@ def test_votes_sets_the_number_of_passes_and_changes_the_vote():
 def test_the_config_votes_reach_the_suite(monkeypatch):
     from eval import suites
     seen = []
-    monkeypatch.setattr(suites, "evaluate", lambda *a, **kw: seen.append(kw["votes"]) or
+    monkeypatch.setattr(suites.context, "evaluate", lambda *a, **kw: seen.append(kw["votes"]) or
                         dict(model="m", attack="clean", accuracy=1.0, std=0.0, trials=1, eot=1, bpda=False,
                              seed=0, seconds=0.0, num_examples=1))
 

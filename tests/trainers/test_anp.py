@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.trainers.conftest import make_trainer, tiny_config
 from trainers import run
-from trainers.anp import anp_phase, anp_update
+from trainers.methods.anp import anp_phase, anp_update
 from trainers.base import xent
 from trainers.config import AnpPhase
 from zoo.layers import inject_noise

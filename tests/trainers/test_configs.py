@@ -14,7 +14,7 @@ from absl import flags
 
 import zoo
 from tests.conftest import ROOT
-from trainers import run
+from trainers import cli
 from trainers.base import TRAINERS
 from trainers.config import validate
 from zoo.layers import FFTCompress, GaussianNoise, ParamNoiseConv2D, ParamNoiseDense
@@ -41,14 +41,14 @@ def method_of(name):
 
 def parse(name):
     """The TrainConfig that ``python -m trainers.<method> --flagfile=configs/<name>`` would run."""
-    run.define_flags()
+    cli.define_flags()
     fl = flags.FLAGS
     cwd = os.getcwd()
     os.chdir(ROOT)  # nested --flagfile lines are relative to the checkout root
     try:
         fl.unparse_flags()
         fl(["trainer", f"--flagfile=configs/{name}"])
-        return run.config_from_flags(method_of(name))
+        return cli.config_from_flags(method_of(name))
     finally:
         fl.unparse_flags()
         os.chdir(cwd)

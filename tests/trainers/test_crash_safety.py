@@ -10,7 +10,7 @@ import pytest
 
 import zoo
 from tests.trainers.conftest import tiny_config
-from trainers import run
+from trainers import cli, run
 from trainers.callbacks import RunBackup, TrainingDiverged
 
 
@@ -94,7 +94,7 @@ def test_single_batch_divergence_is_caught_and_the_kept_checkpoint_is_finite(tmp
     monkeypatch.setattr(run, "build", build)
     with pytest.raises(TrainingDiverged, match=f"weights are not finite at the end of epoch {bad_epoch + 1}") as err:
         run.train(config, verbose=0, extra_callbacks=[_NonFiniteUpdate(built, bad_epoch)])
-    message = run._diverged_message(config, err.value)
+    message = cli._diverged_message(config, err.value)
     backup = tmp_path / "runs" / "safe" / "backup"
     if kept is None:
         assert "no checkpoint was saved before it" in message

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tests.trainers.conftest import make_trainer, tiny_config
 from trainers.base import Trainer
-from trainers.paramnet import DEFAULT_SIGMA
+from trainers.methods.paramnet import DEFAULT_SIGMA
 from zoo.layers import ParamNoiseConv2D, ParamNoiseDense
 
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tests.trainers.conftest import tiny_config
 from trainers import run
 from trainers.base import xent
-from trainers.pni import PNITrainer
+from trainers.methods.pni import PNITrainer
 from zoo import data
 
 

@@ -7,7 +7,7 @@ from absl import flags
 import zoo
 from tests.conftest import ROOT
 from tests.trainers.conftest import make_trainer, tiny_config
-from trainers import run
+from trainers import cli
 from trainers.base import TRAINERS
 from trainers.config import validate
 
@@ -22,14 +22,14 @@ CHANNELS = {"fc30_resnet20": "fft_compress:fraction=0.7", "fc50_resnet20": "fft_
 
 
 def parse(name, method):
-    run.define_flags()
+    cli.define_flags()
     fl = flags.FLAGS
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
         fl.unparse_flags()
         fl(["trainer", f"--flagfile=configs/zoo/{name}.cfg"])
-        return run.config_from_flags(method)
+        return cli.config_from_flags(method)
     finally:
         fl.unparse_flags()
         os.chdir(cwd)

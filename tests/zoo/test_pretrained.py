@@ -2,6 +2,7 @@
 `python -m trainers.channel` (an input channel put in front of a trained model's weights)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -56,12 +57,18 @@ def _run(args, env_root, cwd=ROOT):
 
 def test_eval_resolves_a_shipped_name_and_lists_the_names_for_a_wrong_one(shipped, tmp_path):
     root, _ = shipped
-    from eval import cli
-    config = cli.prepare(["eval", "--model=tiny_resnet20", "--dataset=digits", f"--report_dir={tmp_path / 'r'}"])
-    assert config.models == (os.path.join(str(root), "tiny_resnet20", "1"),)
-    with pytest.raises(ZooError, match=r"--model=tiny_resnet: no such directory and no shipped model of that name: "
-                                       r"expected .* one of tiny_resnet20$"):
-        cli.prepare(["eval", "--model=tiny_resnet", "--dataset=digits"])
+    script = ("import sys; from eval import cli; "
+              "print(cli.prepare(['eval', '--model=' + sys.argv[1], '--dataset=digits']).models[0])")
+    env = {**os.environ, "ZOO_PRETRAINED_DIR": str(root), "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, "-c", script, "tiny_resnet20"], capture_output=True, text=True, env=env,
+                        cwd=ROOT, timeout=300)  # own process: eval's flags and the trainers' share names
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.strip().splitlines()[-1] == os.path.join(str(root), "tiny_resnet20", "1")
+    bad = subprocess.run([sys.executable, "-m", "eval", "--model=tiny_resnet", "--dataset=digits"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert bad.returncode == 2
+    assert re.search(r"--model=tiny_resnet: no such directory and no shipped model of that name: expected .* one of "
+                     r"tiny_resnet20$", bad.stderr.strip().splitlines()[-1])
 
 
 def test_channel_wraps_the_trained_weights_and_exports(shipped, tmp_path):

@@ -1,5 +1,6 @@
-"""`make quickstart`: train a small PNI model on the embedded digits data, export it, then attack the
-SavedModel (the artifact TF Serving would load) with FGSM, PGD and EOT-PGD and write a report.
+"""`make quickstart` (`python -m examples.quickstart`): train a small PNI model on the embedded digits
+data, export it, then attack the SavedModel (the artifact TF Serving would load) with FGSM, PGD and
+EOT-PGD and write a report.
 
 Everything is offline: scikit-learn ships the 8x8 digits. On this 2-core CPU it takes about two minutes.
 """
@@ -22,7 +23,7 @@ def main():
     result = run.train(config, verbose=1)
     path = result["export_path"]
 
-    from eval.cli import run as run_eval
+    from eval.runner import run as run_eval
     from eval.suites import EvalConfig
 
     report_dir = os.path.join("reports", "quickstart")

@@ -1,0 +1,149 @@
+"""Attack suites: whitebox (with the worst case and the eps / steps curves), autoattack, blackbox, transfer and
+obfuscation."""
+import numpy as np
+
+from eval.attacks import get as get_attack
+from eval.metrics import obfuscation
+from eval.metrics.robustness import attack_settings, autoattack, craft, predict, worst_case
+from eval.suites.context import ATTACK_PARAMS, pgd_params, suite
+
+
+@suite("whitebox")
+def whitebox(ctx):
+    c = ctx.config
+    for model in ctx.attack_models:
+        ctx.result(model, "clean", suite_name="whitebox")
+        runs = []
+        for attack in c.attacks:
+            runs += ([("pgd", pgd_params(c, steps)) for steps in c.steps] if attack == "pgd"
+                     else [(attack, ATTACK_PARAMS[attack](c) if attack in ATTACK_PARAMS else {})])
+        for name, params in runs:
+            ctx.result(model, name, params, suite_name="whitebox")
+        if c.majority_vote and model.is_random:
+            ctx.result(model, "clean", defense="majority_vote", suite_name="whitebox")
+            ctx.result(model, "pgd", pgd_params(c, max(c.steps)), defense="majority_vote", suite_name="whitebox")
+        _, eps_curve = curve_rows(ctx, model, "eps")
+        _, steps_curve = curve_rows(ctx, model, "steps")
+        ctx.report.add_curve(**eps_curve)
+        ctx.report.add_curve(**steps_curve)
+        # The worst case: every attack of the run in the L-inf ball of --eps (the table's and the curves' PGD).
+        runs += [("pgd", pgd_params(c, s)) for s in c.steps_list]
+        runs += [("pgd", pgd_params(c, max(c.steps), e)) for e in c.eps_list if e > 0]
+        budget = []
+        for name, params in runs:
+            if (get_attack(name).norm == "linf" and abs(params.get("eps", -1) - c.eps) < 1e-12
+                    and (name, params) not in budget):
+                budget.append((name, params))
+        add_worst_case(ctx, model, budget, "whitebox")
+
+
+def add_worst_case(ctx, model, attacks, suite_name):
+    """The row ``worst_case``: the fraction of examples that neither clean evaluation nor any of ``attacks``
+    ([(attack, params)], one threat model) fooled, per trial, mean ± std over trials
+    (``eval.metrics.robustness.worst_case``)."""
+    if not attacks:
+        return None
+    base = ctx.result(model, "clean")
+    correct = [ctx.correct(model, "clean")] + [ctx.correct(model, a, p) for a, p in attacks]
+    acc, std, trials = worst_case(correct)
+    labels = [a + (f"-{p['nb_iter']}" if "nb_iter" in p else "") for a, p in attacks]
+    rows = [ctx.result(model, a, p) for a, p in attacks]
+    eot = max(r["eot"] for r in [base] + rows)
+    row = dict(model=model.name, attack="worst_case", params={"eps": ctx.config.eps, "attacks": labels},
+               accuracy=acc, std=std, trials=trials, eot=eot, bpda=any(r["bpda"] for r in rows),
+               seed=ctx.config.seed, seconds=0.0, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
+               suite=suite_name, notes="examples that no attack of the run fooled (per trial: " + ", ".join(labels)
+               + ")", **({"eot_mode": ctx.config.eot_mode} if eot > 1 else {}))
+    ctx.report.add_result(**row)
+    return row
+
+
+@suite("autoattack")
+def autoattack_suite(ctx):
+    """AutoAttack (Croce & Hein 2020): ``standard`` (APGD-CE, APGD-T, Square; FAB-T not implemented) for
+    deterministic models, ``rand`` (APGD-CE, APGD-DLR with EOT 20) for random ones (``--autoattack_version``);
+    each attack only on the points still robust; rows of the cumulative robust accuracy and a matrix."""
+    c = ctx.config
+    for model in ctx.attack_models:
+        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, c.eps, eot=c.eot, trials=c.trials, bpda=c.bpda,
+                         seed=c.seed, batch_size=c.batch_size, eot_mode=c.eot_mode, apgd_iterations=c.apgd_iterations,
+                         square_queries=c.square_queries, progress=ctx.progress)
+        common = dict(model=model.name, trials=out["trials"], bpda=out["mode"] in ("bpda", "deterministic_bpda"),
+                      seed=c.seed, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
+                      suite="autoattack")
+        eot_fields = {"eot": out["eot"], **({"eot_mode": c.eot_mode} if out["eot"] > 1 else {})}
+        for k, (stage, acc, std) in enumerate(zip(out["stages"], out["accuracy"], out["std"])):
+            if k == 0:
+                row = dict(attack="clean", params={}, eot=1, notes=f"autoattack {out['version']}: clean")
+            else:
+                name, params = out["plan"][k - 1]
+                row = dict(attack=f"autoattack:{name}", params=dict(params), **eot_fields,
+                           notes=f"autoattack {out['version']}: robust accuracy after "
+                                 f"{' + '.join(out['stages'][1:k + 1])} (cumulative; each attack on the points "
+                                 f"still robust)")
+            ctx.report.add_result(**common, **row, accuracy=acc, std=std, seconds=out["seconds"] if k == len(
+                out["stages"]) - 1 else 0.0)
+        ctx.report.add_result(**common, **eot_fields, attack="worst_case",
+                              params={"eps": c.eps, "version": out["version"], "attacks": out["stages"][1:]},
+                              accuracy=out["accuracy"][-1], std=out["std"][-1], seconds=0.0,
+                              notes="examples that no attack of the run fooled (AutoAttack's robust accuracy)")
+        ctx.report.add_matrix(name="autoattack_cumulative", model=model.name, rows=[model.name],
+                              cols=out["stages"], values=[out["accuracy"]], row_label="model",
+                              col_label=f"robust accuracy after each attack, cumulative ({out['version']}, "
+                                        f"eps {c.eps * 255:.3g}/255, L-inf)",
+                              paper="Croce & Hein 2020 sec. 5 (AutoAttack)")
+
+
+def curve_rows(ctx, model, kind):
+    c = ctx.config
+    if kind == "eps":
+        rows = [ctx.result(model, "clean") if e == 0 else ctx.result(model, "pgd", pgd_params(c, max(c.steps), e),
+                                                                     suite_name="whitebox")
+                for e in c.eps_list]
+        x, label = [round(e * 255, 3) for e in c.eps_list], "eps (x/255)"
+        name, paper = "accuracy_vs_eps", f"PNI Fig. 3 (PGD-{max(c.steps)})"
+    else:
+        rows = [ctx.result(model, "pgd", pgd_params(c, s), suite_name="whitebox") for s in c.steps_list]
+        x, label = list(c.steps_list), "PGD steps"
+        name, paper = "accuracy_vs_steps", "PNI Fig. 3 (eps 8/255)"
+    return rows, dict(name=name, model=model.name, series=model.name, x=x, y=[r["accuracy"] for r in rows],
+                      std=[r["std"] for r in rows], x_label=label, y_label="accuracy", paper=paper)
+
+
+@suite("blackbox")
+def blackbox(ctx):
+    for model in ctx.attack_models:
+        ctx.result(model, "spsa", ATTACK_PARAMS["spsa"](ctx.config), suite_name="blackbox")
+
+
+@suite("transfer")
+def transfer(ctx):
+    """Rows: source model the PGD examples were crafted on; columns: model evaluated on them."""
+    c = ctx.config
+    models = ctx.attack_models
+    names = [m.name for m in models]
+    values = []
+    for source in models:
+        eot, _, mode = attack_settings(source, c.eot, 1, c.bpda)
+        ctx.progress(f"transfer: crafting on {source.name}")
+        x_adv = craft(source, "pgd", ctx.x, ctx.y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size, c.eot_mode)
+        values.append([float(np.mean(predict(target, x_adv) == ctx.y)) for target in models])
+    ctx.report.add_matrix(name="transfer_matrix_models", rows=names, cols=names, values=values,
+                          row_label="source (PGD crafted on)", col_label="target (evaluated)",
+                          paper="PNI sec. 4.2.2 transferable attack; Study Table 1")
+
+
+@suite("obfuscation")
+def obfuscation_suite(ctx):
+    c = ctx.config
+    for model in ctx.attack_models:
+        rows = {"fgsm": ctx.result(model, "fgsm", {"eps": c.eps}, suite_name="obfuscation"),
+                "pgd": ctx.result(model, "pgd", pgd_params(c, max(c.steps)), suite_name="obfuscation"),
+                "spsa": ctx.result(model, "spsa", ATTACK_PARAMS["spsa"](c), suite_name="obfuscation"),
+                "unbounded": ctx.result(model, "pgd", {"eps": 1.0, "eps_iter": 0.1, "nb_iter": max(c.steps)},
+                                        suite_name="obfuscation")}
+        ctx.progress(f"{model.name}: random sampling")
+        random_acc = obfuscation.random_sampling(model, ctx.x, ctx.y, c.eps, seed=c.seed)
+        _, eps_curve = curve_rows(ctx, model, "eps")
+        for check in obfuscation.checks(model, rows, eps_curve, random_acc, c.eps):
+            ctx.report.add_check(**check)

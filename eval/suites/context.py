@@ -1,0 +1,85 @@
+"""The suite registry (``SUITES``, ``@suite``), the ``Context`` the suites share, and attack parameters."""
+import json
+
+from eval.metrics.robustness import evaluate
+
+SUITES = {}
+
+
+def suite(name):
+    def wrap(fn):
+        SUITES[name] = fn
+        return fn
+    return wrap
+
+
+class Context:
+    """Models, data, config, report and a cache so that suites share results."""
+
+    def __init__(self, config, models, x, y, report, progress):
+        self.config, self.models, self.x, self.y, self.report = config, models, x, y, report
+        self.progress = progress
+        self._cache = {}
+        self._correct = {}  # cache key -> per-trial boolean arrays (example classified correctly)
+
+    def settings(self, model):
+        c = self.config
+        return dict(eot=c.eot, trials=c.trials, bpda=c.bpda, seed=c.seed, batch_size=c.batch_size,
+                    eot_mode=c.eot_mode, votes=c.votes)
+
+    @property
+    def attack_models(self):
+        """The models whitebox, blackbox, transfer and obfuscation evaluate under ``config.noise``: as
+        served (on), their noise-off views (off), or both (a noise-off view only for random models)."""
+        out = []
+        for model in self.models:
+            if self.config.noise in ("on", "both"):
+                out.append(model)
+            if self.config.noise == "off" or (self.config.noise == "both" and model.is_random):
+                out.append(model.noise_off())
+        return out
+
+    def result(self, model, attack, params=None, defense=None, suite_name=None, record=True, x=None, y=None):
+        key = (model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)
+        if key not in self._cache:
+            self.progress(f"{model.name}: {attack} {_short(params)}")
+            correct = []
+            row = evaluate(model, self.x if x is None else x, self.y if y is None else y, attack, params,
+                           defense=defense, suite=suite_name, correct=correct, **self.settings(model))
+            self._cache[key] = row
+            self._correct[key] = correct
+            if record:
+                self.report.add_result(**row)
+        return self._cache[key]
+
+    def correct(self, model, attack, params=None, defense=None):
+        """Per-trial boolean arrays of a row computed by ``result`` (example i classified correctly)."""
+        return self._correct[(model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)]
+
+
+def _short(params):
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in (params or {}).items())
+
+
+def pgd_params(config, steps, eps=None):
+    """PGD-k at ``eps`` with the configured step, never larger than eps itself."""
+    eps = config.eps if eps is None else eps
+    return {"eps": eps, "eps_iter": min(config.step_size, eps), "nb_iter": int(steps)}
+
+
+ATTACK_PARAMS = {
+    "fgsm": lambda c: {"eps": c.eps},
+    "bim": lambda c: {"eps": c.eps, "eps_iter": c.step_size, "nb_iter": 10},
+    "mifgsm": lambda c: {"eps": c.eps, "eps_iter": c.step_size, "nb_iter": 10},
+    "step_ll": lambda c: {"eps": c.eps},
+    "pgd_l2": lambda c: {},
+    "cw_l2": lambda c: {"max_iterations": c.cw_iterations},
+    "spsa": lambda c: {"eps": c.eps, "nb_iter": 10},
+    "partial_adaptive": lambda c: {},             # Study Table 1's C&W L2 through a Laplace surrogate
+    "partial_adaptive_unlimited": lambda c: {},   # Study Fig. 11: many Laplace draws per pass
+    "partial_adaptive_pgd": lambda c: {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
+    "apgd_ce": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "apgd_dlr": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "apgd_t": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "square": lambda c: {"eps": c.eps, "n_queries": c.square_queries},
+}

@@ -1,0 +1,4 @@
+"""``python -m trainers --method=<method> --flagfile=...`` (see trainers.cli)."""
+from trainers.cli import main
+
+main()
