@@ -118,7 +118,8 @@ def rows(reports, protocol, baseline):
                 cells["seconds"] = info["seconds"]
             out.append({"model": name, "noise": noise, "label": label, "random": random and noise == "on",
                         "cells": cells, "paper": _paper(name, noise, protocol), "export": info["export"],
-                        "cpu": info.get("cpu"), "version_dir": info["key"]["version_dir"]})
+                        "cpu": info.get("cpu"), "version_dir": info["key"]["version_dir"],
+                        "evaluated_at": report["meta"].get("started_at")})
     return out
 
 

@@ -47,6 +47,10 @@ def define_flags():
     flags.DEFINE_string("plots_dir", "docs/leaderboard", "accuracy-vs-eps / -steps PNGs", **f)
     flags.DEFINE_string("cache_dir", None, "generated CIFAR-10-C/-P arrays (default: eval's)", **f)
     flags.DEFINE_bool("update_cards", True, "write each model's numbers into its MODEL_CARD.md", **f)
+    flags.DEFINE_string("reproduction", "docs/REPRODUCTION.md", "the papers' claims checked against the board "
+                        "(Markdown; empty: not written)", **f)
+    flags.DEFINE_string("channels_report", None, "report.json of `python -m eval --suite=channels` on "
+                        "vanilla_resnet20 (REPRODUCTION.md claims 4a / 4c; unset: not measured yet)", **f)
 
 
 def _ints(flag, values):
@@ -94,10 +98,28 @@ def select_models(requested):
     return list(dict.fromkeys(requested))
 
 
+def load_channels_report(path):
+    """The channels-suite report dict at ``path`` (a report.json or its directory), or None; one-line ZooError."""
+    if not path:
+        return None
+    from eval.report import load
+    try:
+        report = load(path)
+    except ValueError as err:
+        raise ZooError(f"--channels_report={path}: {err}") from None
+    if not any(m.get("name") == "transfer_matrix" for m in report["matrices"]) and not any(
+            c.get("name") == "accuracy_vs_distortion" for c in report["curves"]):
+        raise ZooError(f"--channels_report={path}: no transfer_matrix or accuracy_vs_distortion in it: expected "
+                       "the report of `python -m eval --suite=channels`")
+    return report
+
+
 def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baseline="vanilla_resnet20",
-        cache_dir=None, update_cards=True, verbose=True):
+        cache_dir=None, update_cards=True, verbose=True, reproduction_path=None, channels_report=None):
     """Evaluate ``models`` (cached ones are read back), then write the board from every shipped model whose
-    report matches the protocol. Returns {"evaluated": [...], "cached": [...], "json": dict, "paths": {...}}."""
+    report matches the protocol, and (``reproduction_path``) the papers' claims checked against it
+    (``eval.leaderboard.reproduction``; ``channels_report``: path of a channels-suite report.json).
+    Returns {"evaluated": [...], "cached": [...], "json": dict, "paths": {...}}."""
     import zoo
     from eval.leaderboard import board
     from eval.leaderboard import protocol as protocol_lib
@@ -106,8 +128,11 @@ def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baselin
     start = time.time()
     for path, flag in ((work_dir, "work_dir"), (plots_dir, "plots_dir"),
                        (os.path.dirname(os.path.abspath(markdown_path)), "markdown"),
-                       (os.path.dirname(os.path.abspath(json_path)), "json")):
+                       (os.path.dirname(os.path.abspath(json_path)), "json")) + (
+                          ((os.path.dirname(os.path.abspath(reproduction_path)), "reproduction"),)
+                          if reproduction_path else ()):
         writable_dir(path, flag)
+    channels = load_channels_report(channels_report)  # a bad path fails before any evaluation
     evaluated, cached, data = [], [], None
     for name in models:
         key, _ = protocol_lib.model_key(zoo.pretrained_dir(name), protocol)
@@ -140,14 +165,28 @@ def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baselin
             path = os.path.join(os.path.dirname(zoo.pretrained_dir(name)), zoo.pretrained.CARD_FILE)
             board.update_card(path, board.card_block(name, rows, protocol, markdown_path))
             cards.append(path)
+    if reproduction_path:
+        from eval.leaderboard import reproduction
+        metadata = {name: zoo.read_metadata(zoo.pretrained_dir(name)) for name in zoo.list_pretrained()}
+        reproduction.write(reproduction_path, data_json, metadata, channels, _shown(markdown_path, reproduction_path),
+                           channels_report)
     return {"evaluated": evaluated, "cached": cached, "json": data_json,
-            "paths": {"markdown": markdown_path, "json": json_path, "plots": plots, "cards": cards}}
+            "paths": {"markdown": markdown_path, "json": json_path, "plots": plots, "cards": cards,
+                      "reproduction": reproduction_path}}
+
+
+def _shown(path, beside):
+    """``path`` relative to the directory of ``beside`` (a link that works from that file)."""
+    return os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(beside)))
 
 
 def parse(argv):
     from zoo.cli import usage_error
     define_flags()
     FLAGS.unparse_flags()  # a second call in one process starts from the defaults again
+    if any(a in ("-h", "--help", "--helpshort", "--helpfull") for a in argv[1:]):  # own FlagValues: no absl help
+        print(FLAGS.get_help())
+        sys.exit(0)
     try:
         rest = FLAGS(argv)
     except flags.Error as err:
@@ -163,9 +202,11 @@ def main(argv=None):
         protocol = protocol_from_flags()
         models = select_models(FLAGS.models)
         out = run(protocol, models, FLAGS.work_dir, FLAGS.markdown, FLAGS.json, FLAGS.plots_dir, FLAGS.baseline,
-                  FLAGS.cache_dir, FLAGS.update_cards)
+                  FLAGS.cache_dir, FLAGS.update_cards, reproduction_path=FLAGS.reproduction or None,
+                  channels_report=FLAGS.channels_report)
     except ZooError as err:
         usage_error(err)
     p = out["paths"]
     print(f"evaluated {len(out['evaluated'])}, cached {len(out['cached'])}; board: {p['markdown']} {p['json']} "
-          f"({len(p['plots'])} plots, {len(p['cards'])} model cards)")
+          f"({len(p['plots'])} plots, {len(p['cards'])} model cards)"
+          + (f"; claims: {p['reproduction']}" if p["reproduction"] else ""))

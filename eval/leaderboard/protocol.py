@@ -3,7 +3,7 @@
 ``evaluate(name, version_dir, protocol, work_dir)`` runs eval's own suites (``eval.suites.SUITES``, the
 functions ``python -m eval`` runs) on the SavedModel and writes eval's ``report.json`` into
 ``<work_dir>/<name>/``; ``cached`` says whether that report is still valid. The cache key is the model's
-version directory, its metadata ``exported_at`` and a hash of the protocol (``Protocol.digest``), so a new
+``<name>/<version>``, its metadata ``exported_at`` and a hash of the protocol (``Protocol.digest``), so a new
 export or a changed protocol re-evaluates and anything else is read back.
 
 How the protocol maps onto eval (``Protocol.eval_config``; EvalConfig ``noise="both"`` adds the
@@ -110,7 +110,9 @@ def cpu_model():
 def model_key(version_dir, protocol):
     import zoo
     meta = zoo.read_metadata(version_dir)
-    return {"version_dir": os.path.abspath(version_dir), "exported_at": meta.get("exported_at"),
+    parts = os.path.normpath(os.path.abspath(version_dir)).split(os.sep)
+    # name/version, not the absolute path: a cached report stays valid in another clone of the checkout
+    return {"version_dir": "/".join(parts[-2:]), "exported_at": meta.get("exported_at"),
             "protocol": protocol.digest()}, meta
 
 

@@ -46,7 +46,8 @@ def env(shipped, tmp_path, monkeypatch):
     monkeypatch.setattr(protocol_lib, "evaluate", lambda name, *a, **kw: (calls.append(name), real(name, *a, **kw))[1])
     out = tmp_path / "out"
     paths = [f"--work_dir={out / 'work'}", f"--markdown={out / 'LEADERBOARD.md'}", f"--json={out / 'lb.json'}",
-             f"--plots_dir={out / 'leaderboard'}", f"--cache_dir={tmp_path / 'cache'}"]
+             f"--plots_dir={out / 'leaderboard'}", f"--cache_dir={tmp_path / 'cache'}",
+             f"--reproduction={out / 'REPRODUCTION.md'}"]
     return {"calls": calls, "out": out, "argv": ["leaderboard"] + TINY + paths, "root": shipped}
 
 
@@ -102,6 +103,7 @@ def test_board_json_markdown_and_cards_agree_and_the_cache_is_honest(env, shippe
     for png in data["plots"]:
         assert (out / png).stat().st_size > 1000
     assert len(data["plots"]) == 2
+    assert "do not edit by hand" in (out / "REPRODUCTION.md").read_text()  # the claims page, same command
 
     # the cards: text outside the markers untouched, the block inside has the board's rows verbatim
     for name in ("plain", "noisy"):
