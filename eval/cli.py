@@ -17,6 +17,7 @@ import os
 from absl import flags
 
 from eval.runner import run  # noqa: F401  (eval.cli.run: the name callers used before eval.runner)
+from zoo.cli import number_list
 from zoo.errors import ZooError
 
 FLAGS = flags.FLAGS
@@ -79,13 +80,6 @@ def define_flags():
     flags.DEFINE_integer("square_queries", 5000, "Square Attack queries per example (AutoAttack: 5,000)")
 
 
-def _ints(flag, values):
-    try:
-        return tuple(int(v) for v in values)
-    except ValueError:
-        raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated integers") from None
-
-
 def config_from_flags():
     from eval.attacks import list_attacks
     from eval.suites import SUITES, EvalConfig
@@ -115,7 +109,7 @@ def config_from_flags():
         if getattr(FLAGS, flag) < 1:
             raise ZooError(f"--{flag}={getattr(FLAGS, flag)}: expected an integer >= 1")
     for flag in ("steps", "steps_list"):
-        bad = [k for k in _ints(flag, getattr(FLAGS, flag)) if k < 1]
+        bad = [k for k in number_list(flag, getattr(FLAGS, flag)) if k < 1]
         if bad or not getattr(FLAGS, flag):
             raise ZooError(f"--{flag}={','.join(getattr(FLAGS, flag))}: expected step counts >= 1 "
                            f"({bad[0] if bad else 'none'} given)")
@@ -136,8 +130,8 @@ def config_from_flags():
                       trials=FLAGS.trials, eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, protocol=FLAGS.protocol,
                       noise=FLAGS.noise, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
                       seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
-                      steps=_ints("steps", FLAGS.steps), eps_list=eps_list,
-                      steps_list=_ints("steps_list", FLAGS.steps_list), attacks=tuple(FLAGS.attacks),
+                      steps=number_list("steps", FLAGS.steps), eps_list=eps_list,
+                      steps_list=number_list("steps_list", FLAGS.steps_list), attacks=tuple(FLAGS.attacks),
                       majority_vote=FLAGS.majority_vote, votes=FLAGS.votes, cw_iterations=FLAGS.cw_iterations,
                       channel_attack=FLAGS.channel_attack, channel_examples=FLAGS.channel_examples,
                       baseline_model=FLAGS.baseline_model, baseline_report=FLAGS.baseline_report,

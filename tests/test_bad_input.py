@@ -85,7 +85,7 @@ TRAIN_BATCH = {  # through trainers.cli.prepare in one subprocess
     "train-batch-size-0": (["--batch_size=0"], "--batch_size=0: expected an integer >= 1"),
     "train-epochs-not-int": (["--epochs=abc"], "flag --epochs=abc"),
     "train-missing-flagfile": (["--flagfile=/nonexistent.cfg"], "--flagfile=/nonexistent.cfg: no such file"),
-    "train-lr-boundaries-words": (["--lr_boundaries=a,b"], "--lr_boundaries=a,b: expected a comma-separated list"),
+    "train-lr-boundaries-words": (["--lr_boundaries=a,b"], "--lr_boundaries=a,b: expected comma-separated integers"),
     "train-momentum-1": (["--momentum=1"], "--momentum=1.0: expected a value in [0, 1)"),
     "train-unknown-model": (["--model=resnet21"], "--model=resnet21: expected one of alexnet"),
     "train-step-size-0": (["--step_size=0"], "--step_size=0.0: expected a value in (0, 1]"),

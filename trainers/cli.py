@@ -15,6 +15,7 @@ from trainers.base import TRAINERS
 from trainers.callbacks import RunBackup, TrainingDiverged
 from trainers.config import STRATEGIES, AnpPhase, TrainConfig, validate
 from trainers.run import check_run_dirs, train
+from zoo.cli import number_list
 from zoo.errors import ZooError
 
 FLAGS = flags.FLAGS
@@ -96,19 +97,12 @@ def define_flags():
     i("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
 
 
-def _numbers(flag, values, cast):
-    try:
-        return tuple(cast(v) for v in values)
-    except ValueError:
-        raise ZooError(f"--{flag}={','.join(values)}: expected a comma-separated list of numbers") from None
-
-
 def config_from_flags(method):
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {name: FLAGS[name].value for name in fields if name in FLAGS}
-    values["lr_boundaries"] = _numbers("lr_boundaries", FLAGS.lr_boundaries, int)
-    etas, epss = _numbers("anp_eta", FLAGS.anp_eta, float), _numbers("anp_eps", FLAGS.anp_eps, float)
-    ks, lens = _numbers("anp_k", FLAGS.anp_k, int), _numbers("anp_phase_epochs", FLAGS.anp_phase_epochs, int)
+    values["lr_boundaries"] = number_list("lr_boundaries", FLAGS.lr_boundaries, int)
+    etas, epss = number_list("anp_eta", FLAGS.anp_eta, float), number_list("anp_eps", FLAGS.anp_eps, float)
+    ks, lens = number_list("anp_k", FLAGS.anp_k, int), number_list("anp_phase_epochs", FLAGS.anp_phase_epochs, int)
     if not len(etas) == len(epss) == len(ks) == len(lens):
         raise ZooError(f"--anp_eta/--anp_eps/--anp_k/--anp_phase_epochs have {len(etas)}/{len(epss)}/{len(ks)}/"
                        f"{len(lens)} entries: expected one per phase")

@@ -96,3 +96,12 @@ def writable_dir(path, flag, shown=None):
         raise ZooError(f"--{flag}={shown}: expected a directory that can be created and written ({path}: "
                        f"{err.strerror}); nearest existing: {_nearest_existing(path)}") from None
     return path
+
+
+def number_list(flag, values, cast=int):
+    """A list flag's values as a tuple of ``cast`` (int or float); one-line ZooError naming the flag."""
+    try:
+        return tuple(cast(v) for v in values)
+    except ValueError:
+        kind = "integers" if cast is int else "numbers"
+        raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated {kind}") from None

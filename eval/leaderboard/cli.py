@@ -5,6 +5,7 @@ import time
 
 from absl import flags
 
+from zoo.cli import number_list
 from zoo.errors import ZooError
 
 FLAGS = flags.FlagValues()  # own flag set: importable beside eval.cli / trainers without name clashes
@@ -53,13 +54,6 @@ def define_flags():
                         "vanilla_resnet20 (REPRODUCTION.md claims 4a / 4c; unset: not measured yet)", **f)
 
 
-def _ints(flag, values):
-    try:
-        return tuple(int(v) for v in values)
-    except ValueError:
-        raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated integers") from None
-
-
 def protocol_from_flags():
     from eval.leaderboard.protocol import Protocol
     try:
@@ -75,8 +69,8 @@ def protocol_from_flags():
                     clean_examples=FLAGS.clean_examples, num_examples=FLAGS.num_examples, trials=FLAGS.trials,
                     eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],
                     seed=FLAGS.seed, batch_size=FLAGS.batch_size, eps=FLAGS.eps, step_size=FLAGS.step_size,
-                    steps=_ints("steps", FLAGS.steps), eps_curve_steps=FLAGS.eps_curve_steps,
-                    steps_list=_ints("steps_list", FLAGS.steps_list), eps_list=eps_list,
+                    steps=number_list("steps", FLAGS.steps), eps_curve_steps=FLAGS.eps_curve_steps,
+                    steps_list=number_list("steps_list", FLAGS.steps_list), eps_list=eps_list,
                     cw_iterations=FLAGS.cw_iterations, sequence_examples=FLAGS.sequence_examples,
                     boundary_examples=FLAGS.boundary_examples, directions=FLAGS.directions,
                     suites=tuple(FLAGS.suites))
