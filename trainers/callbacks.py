@@ -84,11 +84,12 @@ class RunBackup(keras.callbacks.Callback):
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, session=None):
         super().__init__()
         self.backup_dir = backup_dir
         self.path = os.path.join(backup_dir, self.METADATA)
         self.state = {"epoch": 0, "history": {}, "seconds": 0.0}
+        self.session = session  # e.g. the commit and machine of this session: kept in state["sessions"]
         self._started = None
 
     def read(self):
@@ -106,6 +107,7 @@ class RunBackup(keras.callbacks.Callback):
         self._started = time.time()
         state = self.read()
         if state is None:
+            self._add_session()
             return
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
@@ -113,6 +115,11 @@ class RunBackup(keras.callbacks.Callback):
         self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
         self.model._initial_epoch = int(state["epoch"])
         self.state = state
+        self._add_session()
+
+    def _add_session(self):
+        if self.session is not None:
+            self.state.setdefault("sessions", []).append({**self.session, "start_epoch": int(self.state["epoch"])})
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)

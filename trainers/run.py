@@ -11,6 +11,7 @@ in its metadata. Usage errors print one line and exit with status 2; a diverged 
 """
 import math
 import os
+import time
 
 import trainers.methods  # noqa: F401  (registers every method in TRAINERS)
 from trainers.base import TRAINERS
@@ -128,9 +129,10 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     validate(config, zoo.list_models(), TRAINERS)
     check_run_dirs(config)
     run_dir = os.path.join(config.run_dir, config.name)
+    session = {"provenance": provenance(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # the code that runs
     trainer, net, train_ds, eval_ds = build(config, strategy)
     phases = PhaseScheduler()
-    backup = RunBackup(os.path.join(run_dir, "backup"))
+    backup = RunBackup(os.path.join(run_dir, "backup"), session=session)
     callbacks = [
         phases,
         keras.callbacks.LearningRateScheduler(lambda epoch: lr_at(config, epoch)),
@@ -156,7 +158,9 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     bad = [k for k, v in metrics.items() if not math.isfinite(v)]
     if bad:
         raise TrainingDiverged(f"metric {bad[0]} is {metrics[bad[0]]} after training")
-    origin = provenance()
+    sessions = backup.state.get("sessions") or [{**session, "start_epoch": 0}]
+    # the commit and machine the run started with; every session (a resumed run has several) beside it
+    origin = {**sessions[0]["provenance"], "sessions": sessions}
     record = {"config": config.as_dict(), "history": history, "metrics": metrics, "provenance": origin,
               "epochs_run_this_session": sorted(phases.phases), "alpha": alpha_values(net),
               "phases": {str(k): str(v) for k, v in phases.phases.items()}}

@@ -62,12 +62,22 @@ def _randomness(meta):
     layers = meta.get("random_layers", [])
     if not meta.get("is_random"):
         return "deterministic (no noise at inference)"
-    return f"random: {len(layers)} noise layers ({', '.join(layers[:3])}{', ...' if len(layers) > 3 else ''})"
+    return f"random: {len(layers)} noise layer{'s' if len(layers) != 1 else ''} ({', '.join(layers[:3])}{', ...' if len(layers) > 3 else ''})"
 
 
 def _evaluated(training):
     n, split = training.get("num_eval_examples"), training.get("eval_split", "test")
     return f"the first {n} images of the {split} split" if n else f"the whole {split} split"
+
+
+def _commit_text(origin):
+    """The commit the run started at, and those of later sessions when a resumed run crossed commits."""
+    text = f"`{origin.get('commit')}`" + (" (with uncommitted changes)" if origin.get("uncommitted_changes") else "")
+    later = [s for s in origin.get("sessions", [])[1:] if s["provenance"].get("commit") != origin.get("commit")]
+    if later:
+        text += "; resumed at " + ", ".join(f"`{s['provenance'].get('commit', '')[:10]}` (epoch {s['start_epoch']})"
+                                            for s in later)
+    return text + (f"; {origin['note']}" if origin.get("note") else "")
 
 
 def _check_text(check):
@@ -165,11 +175,12 @@ def card_text(name, version_dir, meta, config_path, old_card=None, check=None):
         ("data", f"`{data}` (CIFAR-10 stored as JPEG quality 75 - a deviation from the PNG originals; train "
                  "50,000 / test 10,000)" if data and "cifar10_jpeg" in data else f"`{data}`"),
         ("budget", budget),
-        ("wall time", f"{_duration(seconds)} of training ({seconds:.0f} s)"),
+        ("wall time", f"{_duration(seconds)} of training ({seconds:.0f} s)" if training.get("method") != "channel" else
+         f"no training; wrapping and measuring took {metrics.get('wrap_seconds', 0):.0f} s (the base model: "
+         f"{_duration(seconds)} of training)"),
         ("machine", f"{origin.get('cpu')}, {origin.get('cpu_count')} cores; TensorFlow {origin.get('tensorflow')}, "
                     f"Keras {origin.get('keras')}, oneDNN {origin.get('onednn')}"),
-        ("commit", f"`{origin.get('commit')}`" + (" (with uncommitted changes)" if origin.get("uncommitted_changes")
-                                                  else "")),
+        ("commit", _commit_text(origin)),
         ("test accuracy at export", f"{acc} ({_evaluated(training)})"),
         ("exported", f"{meta.get('exported_at')}, version {meta.get('version')}"),
         ("CI check", _check_text(check)),

@@ -60,6 +60,10 @@ def test_killed_run_resumes_at_the_last_finished_epoch(tmp_path):
     assert len(record["history"]["loss"]) == 5  # every epoch, both sessions
     assert record["history"]["loss"][:finished] == state["history"]["loss"]
     assert record["metrics"]["train_seconds"] >= round(state["seconds"], 1)  # the first session's time counts
+    sessions = record["provenance"]["sessions"]  # each session's commit and machine; the run's is the first's
+    assert [s["start_epoch"] for s in sessions] == [0, finished]
+    assert record["provenance"]["commit"] == sessions[0]["provenance"]["commit"]
+    assert sessions[0]["provenance"]["cpu"] and sessions[1]["started_at"] >= sessions[0]["started_at"]
 
 
 class _PoisonAtEpoch(keras.callbacks.Callback):

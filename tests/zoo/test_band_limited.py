@@ -29,6 +29,7 @@ def outside_band(features, fraction):
 @pytest.mark.parametrize("training", [True, False])
 def test_placed_convs_see_only_the_kept_band(training):
     fraction = 0.3
+    keras.utils.set_random_seed(0)
     model = zoo.create("resnet20", input_shape=(16, 16, 3), width=0.25, fft_layers="input,3,7",
                        fft_fraction=fraction)
     ffts = [layer for layer in model._flatten_layers() if isinstance(layer, FFTCompress)]
@@ -39,9 +40,11 @@ def test_placed_convs_see_only_the_kept_band(training):
     for name in placed:
         leak, peak = outside_band(conv_input(model, name, x, training), fraction)
         assert peak > 1.0 and leak < 1e-4 * peak, (name, leak, peak)
-    for name in (convs[1], convs[4]):  # not placed: the full spectrum arrives
+    # not placed: the full spectrum arrives; how much lies outside the band depends on the random weights
+    # (3 % to 30 % seen), so the bound is 1 %, a hundred times the placed convs' 1e-4
+    for name in (convs[1], convs[4]):
         leak, peak = outside_band(conv_input(model, name, x, training), fraction)
-        assert leak > 0.05 * peak, (name, leak, peak)
+        assert leak > 1e-2 * peak, (name, leak, peak)
 
 
 def test_all_places_one_before_every_conv_and_keeps_the_requested_fraction():
