@@ -8,6 +8,8 @@ import os
 import platform
 import subprocess
 
+from zoo.machine import cpu_model
+
 
 def _git(*args):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,23 +18,6 @@ def _git(*args):
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
-
-
-def cpu_model():
-    """The CPU's model name (``/proc/cpuinfo``), with its vector extensions that decide TF's kernels."""
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and name in ("", platform.machine(), platform.processor()):
-                    name = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
-    return f"{name} ({vector})" if vector else name
 
 
 def provenance():

@@ -27,10 +27,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
 import time
 
 from zoo.errors import ZooError
+from zoo.machine import cpu_model
 
 SUITES = ("whitebox", "corruption", "perturbation_seq", "boundary")
 ATTACKS = ("fgsm", "pgd", "cw_l2")
@@ -93,18 +93,6 @@ class Protocol:
                           attacks=ATTACKS, cw_iterations=self.cw_iterations,
                           sequence_examples=self.sequence_examples, boundary_examples=self.boundary_examples,
                           directions=self.directions, **({"cache_dir": cache_dir} if cache_dir else {}))
-
-
-def cpu_model():
-    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def model_key(version_dir, protocol):
