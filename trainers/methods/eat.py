@@ -8,7 +8,7 @@ per-example eps ~ |N(0, 8/255)| truncated to [0, 16/255], are trained 1:1 with t
 """
 import tensorflow as tf
 
-from trainers.base import register, xent
+from trainers.base import register
 from trainers.methods.nat import NATTrainer
 from zoo import adversarial
 from zoo.errors import ZooError
@@ -45,11 +45,3 @@ class EATTrainer(NATTrainer):
         with self.crafting():
             x_adv = tf.stop_gradient(tf.switch_case(pick, branches))
         return (x_adv, pick) if return_source else x_adv
-
-    def objective(self, x, y):
-        clean_logits = self.net(x, training=True)
-        if not self.phase:
-            return xent(y, clean_logits), clean_logits, None
-        x_adv = self.adversarial_examples(x)
-        adv_logits = self.net(x_adv, training=True)
-        return 0.5 * xent(y, clean_logits) + 0.5 * xent(y, adv_logits), clean_logits, adv_logits
