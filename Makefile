@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: quickstart test bench leaderboard install clean
+.PHONY: quickstart test bench bench-peers leaderboard install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
+
+# The same-run peer of bench/train_step.py: the official PNI code (../shared/peers/CVPR_2019_PNI) needs
+# PyTorch, which is not a project dependency; it gets its own venv (torch 2.13.0 CPU, from the local wheel).
+PEERS := .venv-peers
+$(PEERS)/.installed:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 numpy
+	touch $@
+
+bench-peers: $(STAMP) $(PEERS)/.installed
+	$(PY) -m bench.train_step --peer=$(PEERS)/bin/python $(ARGS)
 
 # Every shipped model under one protocol (hours on 2 cores; cached per model, rerun to resume):
 # docs/LEADERBOARD.md, docs/leaderboard.json, docs/leaderboard/*.png and each model card's numbers.

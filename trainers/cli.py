@@ -88,7 +88,8 @@ def define_flags():
     lst("eat_holdout", [], "EAT: SavedModel directories of static hold-out models")
     f("lat_eps", _D.lat_eps, "LAT: hidden-layer noise magnitude")
     i("seed", _D.seed, "random seed")
-    b("jit_compile", _D.jit_compile, "compile the train step with XLA")
+    s("jit_compile", _D.jit_compile, "XLA for the train step: auto (time a few steps each way on this CPU, keep "
+      "the faster; cached per CPU), on or off")
     b("mixed_precision", _D.mixed_precision, "mixed_float16 compute (for GPUs)")
     s("strategy", _D.strategy, "tf.distribute strategy: " + " | ".join(STRATEGIES))
     s("export_dir", _D.export_dir, "where SavedModels are written (<export_dir>/<name>/<version>)")

@@ -85,7 +85,7 @@ class TrainConfig:
     lat_eps: float = 0.1
     # running
     seed: int = 0
-    jit_compile: bool = False
+    jit_compile: object = "auto"  # "auto" (time both ways, keep the faster: trainers/jit.py), True or False
     mixed_precision: bool = False
     strategy: str = "default"
     export_dir: str = "exported_models"
@@ -115,6 +115,8 @@ def _require(ok, flag, value, expected):
 def validate(config, known_models, known_methods):
     """Check every flag before any work; raise ZooError naming the first bad one."""
     c = config
+    from trainers.jit import parse_mode
+    parse_mode(c.jit_compile)  # ZooError: --jit_compile=<value>: expected one of auto, on, off
     _require(c.method in known_methods, "method", c.method, "one of " + ", ".join(sorted(known_methods)))
     _require(c.model in known_models, "model", c.model, "one of " + ", ".join(sorted(known_models)))
     _require(c.width > 0, "width", c.width, "a multiplier > 0")

@@ -13,6 +13,7 @@ import math
 import os
 import time
 
+from trainers import jit
 import trainers.methods  # noqa: F401  (registers every method in TRAINERS)
 from trainers.base import TRAINERS
 from trainers.callbacks import (AlphaLogger, NonFiniteGuard, PhaseScheduler, RunBackup, TrainingDiverged, alpha_values,
@@ -69,7 +70,7 @@ def build(config, strategy=None):
         trainer = cls(net, config)
         trainer.compile(optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum,
                                                        nesterov=config.nesterov),
-                        jit_compile=config.jit_compile)
+                        jit_compile=jit.parse_mode(config.jit_compile) is True)  # auto: decided in train()
     return trainer, net, train_ds, eval_ds
 
 
@@ -131,6 +132,9 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     run_dir = os.path.join(config.run_dir, config.name)
     session = {"provenance": provenance(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # the code that runs
     trainer, net, train_ds, eval_ds = build(config, strategy)
+    per_epoch = int(train_ds.cardinality())
+    session["jit"] = jit.choose(trainer, config, eval_ds, config.epochs * per_epoch if per_epoch > 0 else 10**6,
+                                log=(lambda m: None) if verbose == 0 else print)
     phases = PhaseScheduler()
     backup = RunBackup(os.path.join(run_dir, "backup"), session=session)
     callbacks = [

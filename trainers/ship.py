@@ -70,6 +70,12 @@ def _evaluated(training):
     return f"the first {n} images of the {split} split" if n else f"the whole {split} split"
 
 
+def _jit_text(origin):
+    """The XLA decisions of the run's sessions (``trainers/jit.py``), if it recorded any."""
+    whys = list(dict.fromkeys(s["jit"]["why"] for s in origin.get("sessions", []) if s.get("jit")))
+    return f"; XLA: {' / '.join(whys)}" if whys else ""
+
+
 def _commit_text(origin):
     """The commit the run started at, and those of later sessions when a resumed run crossed commits."""
     text = f"`{origin.get('commit')}`" + (" (with uncommitted changes)" if origin.get("uncommitted_changes") else "")
@@ -179,7 +185,7 @@ def card_text(name, version_dir, meta, config_path, old_card=None, check=None):
          f"no training; wrapping and measuring took {metrics.get('wrap_seconds', 0):.0f} s (the base model: "
          f"{_duration(seconds)} of training)"),
         ("machine", f"{origin.get('cpu')}, {origin.get('cpu_count')} cores; TensorFlow {origin.get('tensorflow')}, "
-                    f"Keras {origin.get('keras')}, oneDNN {origin.get('onednn')}"),
+                    f"Keras {origin.get('keras')}, oneDNN {origin.get('onednn')}" + _jit_text(origin)),
         ("commit", _commit_text(origin)),
         ("test accuracy at export", f"{acc} ({_evaluated(training)})"),
         ("exported", f"{meta.get('exported_at')}, version {meta.get('version')}"),

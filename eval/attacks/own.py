@@ -1,7 +1,7 @@
 """Attacks CleverHans lacks, built on the project's own ``zoo.adversarial`` (the trainers' generators).
 
 * ``step_ll``: Step-LL (Kurakin et al. 2017), one step away from the least-likely class.
-* ``pgd_fast``: ``zoo.adversarial.pgd_linf`` compiled in a cached ``tf.function`` (optionally XLA);
+* ``pgd_fast``: ``zoo.adversarial.pgd_linf`` compiled in a cached ``tf.function`` (XLA on, off or "auto": timed);
   the benchmark's PGD. EOT is not a parameter: pass ``ServedModel.model_fn(eot=n)`` (an ``EOTModel``).
 * ``partial_adaptive``: the perturbation study's partially adaptive attacker (sec. 3.4, App. D.5,
   Table 1): C&W L2 through an assumed Laplace channel, one noise draw per pass;
@@ -9,6 +9,7 @@
 * ``transfer``: x_adv crafted on a source model by another registered attack.
 * ``majority_vote``: not an attack, the study's defense option (App. D.4).
 """
+import time
 import weakref
 
 import tensorflow as tf
@@ -48,20 +49,69 @@ def compiled_pgd(model_fn, steps, random_start=True, jit_compile=False):
     eps and the step are tensor arguments (an eps sweep does not retrace); the step count is
     unrolled (DESIGN.md: unrolled loops are faster under XLA) so it is part of the cache key, as are
     random start and XLA. ``reduce_retracing`` lets a smaller last batch share the trace.
+    ``jit_compile="auto"``: ``_AutoJit`` times both on the first batch and keeps the faster.
     """
-    key = (int(steps), bool(random_start), bool(jit_compile))
+    auto = str(jit_compile).lower() == "auto"
+    key = (int(steps), bool(random_start), "auto" if auto else bool(jit_compile))
     try:
         per_model = _PGD_CACHE.setdefault(model_fn, {})
     except TypeError:  # not weak-referenceable: compile without caching
         per_model = {}
     if key not in per_model:
-        model_ref = _weak(model_fn)
+        if auto:
+            per_model[key] = _AutoJit(*(compiled_pgd(model_fn, steps, random_start, j) for j in (False, True)),
+                                      parts=("pgd_linf", int(steps), bool(random_start)))
+        else:
+            model_ref = _weak(model_fn)
 
-        def run(x, labels, eps, step_size):
-            return adversarial.pgd_linf(model_ref(), x, labels, eps, step_size, key[0], random_start=key[1])
+            def run(x, labels, eps, step_size):
+                return adversarial.pgd_linf(model_ref(), x, labels, eps, step_size, key[0], random_start=key[1])
 
-        per_model[key] = tf.function(run, jit_compile=key[2], reduce_retracing=True)
+            per_model[key] = tf.function(run, jit_compile=key[2], reduce_retracing=True)
     return per_model[key]
+
+
+AUTO_JIT_MIN_BATCH = 32  # smaller batches: not worth a second compilation (and too noisy to time)
+JIT_DECISIONS = []  # every auto decision of this process, for the log and the report
+
+
+class _AutoJit:
+    """Run the faster of two compiled attacks (without / with XLA), timed on the first batch or read from the
+    per-CPU cache (``zoo.machine``); the decision is logged and appended to ``JIT_DECISIONS``."""
+
+    def __init__(self, plain, xla, parts):
+        self.fns, self.parts, self.choice = {False: plain, True: xla}, parts, None
+
+    def __call__(self, x, labels, eps, step_size):
+        if self.choice is None:
+            self.choice = self._decide(x, labels, eps, step_size)
+        return self.fns[self.choice](x, labels, eps, step_size)
+
+    def _decide(self, x, labels, eps, step_size):
+        from absl import logging
+
+        from zoo.machine import choice_key, cpu_model, read_choice, write_choice
+        n = int(x.shape[0])
+        key = choice_key(*self.parts, tuple(x.shape))
+        decision = read_choice(key)
+        if decision:
+            decision = {**decision, "why": decision["why"] + " (cached measurement)"}
+        elif n < AUTO_JIT_MIN_BATCH:
+            decision = {"jit_compile": False, "why": f"auto: a batch of {n} (< {AUTO_JIT_MIN_BATCH}) is not timed"}
+        else:
+            seconds = {}
+            for jit, fn in self.fns.items():
+                fn(x, labels, eps, step_size)  # trace / compile
+                start = time.perf_counter()
+                float(tf.reduce_sum(fn(x, labels, eps, step_size)))
+                seconds[jit] = time.perf_counter() - start
+            rate = {("xla" if j else "no_xla"): round(n / t, 1) for j, t in seconds.items()}
+            decision = {"jit_compile": seconds[True] < seconds[False], "images_per_s": rate,
+                        "why": f"auto: XLA {rate['xla']} img/s vs {rate['no_xla']} without on {cpu_model()}"}
+            write_choice(key, decision)
+        JIT_DECISIONS.append({"attack": self.parts[0], "steps": self.parts[1], **decision})
+        logging.info("pgd_fast jit_compile=%s: %s", decision["jit_compile"], decision["why"])
+        return decision["jit_compile"]
 
 
 def _weak(fn):
@@ -74,7 +124,7 @@ def _weak(fn):
 
 def pgd_fast(model_fn, x, y, params):
     """PGD L-inf (Madry et al. 2018; PNI sec. 4.1) by ``zoo.adversarial.pgd_linf`` in a cached tf.function."""
-    fn = compiled_pgd(model_fn, params["nb_iter"], params["rand_init"], params["jit_compile"])
+    fn = compiled_pgd(model_fn, params["nb_iter"], params["rand_init"], params["jit_compile"])  # "auto": timed
     return fn(x, tf.cast(y, tf.int32), tf.constant(params["eps"], tf.float32),
               tf.constant(params["eps_iter"], tf.float32))
 
@@ -154,7 +204,7 @@ def majority_vote(model_fn, x, n=9):
 for _spec in (
     AttackSpec("step_ll", step_ll, dict(eps=EPS), "linf", "whitebox",
                "Kurakin et al. 2017 (Adversarial ML at Scale), Step-LL: eps=8/255"),
-    AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, jit_compile=False),
+    AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, jit_compile="auto"),
                "linf", "whitebox",
                "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf in a cached tf.function",
                eot_loss=True),

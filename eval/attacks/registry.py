@@ -108,6 +108,8 @@ def validate_params(spec, overrides):
             raise ZooError(f"attack {spec.name} {key}={value!r}: expected a number")
         if isinstance(default, bool) and not isinstance(value, (bool, np.bool_)):
             raise ZooError(f"attack {spec.name} {key}={value!r}: expected True or False")
+        if key == "jit_compile" and not (isinstance(value, (bool, np.bool_)) or value == "auto"):
+            raise ZooError(f"attack {spec.name} jit_compile={value!r}: expected True, False or 'auto'")
         if key in _NON_NEGATIVE and _is_number(value) and value < 0:
             raise ZooError(f"attack {spec.name} {key}={value}: expected a value >= 0")
     eps, eps_iter = params.get("eps"), params.get("eps_iter")

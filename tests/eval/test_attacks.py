@@ -1,5 +1,7 @@
 """eval.attacks: analytic optima on a linear classifier, budgets on a small conv net, C&W near the
 minimal distortion, majority vote, partial-adaptive and transfer attacks, one-line usage errors."""
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -126,6 +128,28 @@ def test_pgd_fast_jit_matches_eager_optimum_and_reuses_its_trace(linear):
     run_attack("pgd_fast", model_fn, x, y, eps=4 / 255, eps_iter=1 / 255, nb_iter=5, rand_init=False,
                jit_compile=True)  # another eps: a tensor argument, no retrace
     assert compiled_pgd(model_fn, 5, False, True).experimental_get_tracing_count() == 1
+
+
+def test_pgd_fast_auto_times_both_keeps_the_faster_and_caches(linear, tmp_path, monkeypatch):
+    from eval.attacks import own
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model_fn, x, y, d = linear
+    big_x, big_y = np.repeat(x, 6, axis=0), np.repeat(y, 6)  # 36 images: timed (>= AUTO_JIT_MIN_BATCH)
+    optimum = _flat(big_x) + EPS * np.sign(_direction(d, big_y))
+    before = len(own.JIT_DECISIONS)
+    x_adv = run_attack("pgd_fast", model_fn, big_x, big_y, nb_iter=5, rand_init=False)  # the default: auto
+    np.testing.assert_allclose(_flat(x_adv), optimum, atol=1e-5)  # either choice reaches the optimum
+    decision = own.JIT_DECISIONS[before]
+    rates = decision["images_per_s"]
+    assert decision["jit_compile"] is (rates["xla"] > rates["no_xla"]) and decision["why"].startswith("auto: XLA ")
+    assert (tmp_path / "robustness_zoo" / "jit.json").exists()
+    run_attack("pgd_fast", lambda z: model_fn(z), big_x, big_y, nb_iter=5, rand_init=False)  # a new model_fn
+    assert own.JIT_DECISIONS[-1]["why"].endswith("(cached measurement)")
+    run_attack("pgd_fast", lambda z: model_fn(z), x, y, nb_iter=5, rand_init=False)  # 6 images: not timed
+    assert own.JIT_DECISIONS[-1] == {"attack": "pgd_linf", "steps": 5, "jit_compile": False,
+                                     "why": "auto: a batch of 6 (< 32) is not timed"}
+    with pytest.raises(ZooError, match=re.escape("attack pgd_fast jit_compile='yes': expected True, False or 'auto'")):
+        run_attack("pgd_fast", model_fn, x, y, jit_compile="yes")
 
 
 def test_eps_zero_returns_the_images(linear):

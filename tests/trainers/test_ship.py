@@ -34,6 +34,8 @@ def test_card_curves_and_gitignore(trained):
     assert meta["provenance"]["commit"] is None or meta["provenance"]["commit"] in text
     assert meta["provenance"]["cpu"] in text and "2 epochs" in text and "cosine schedule" in text
     assert "adversary PGD-2" in text and ship.BEGIN in text and ship.END in text
+    jit = meta["provenance"]["sessions"][0]["jit"]  # --jit_compile=auto's decision, and why, in metadata and card
+    assert jit["jit_compile"] is False and f"XLA: {jit['why']}" in text and "cannot repay" in jit["why"]
     assert (root / "models" / "tiny_pni" / "curves.png").stat().st_size > 1000
     assert not (root / "models" / "tiny_pni" / ".export.lock").exists()
     assert 0 < size < ship.MODEL_LIMIT

@@ -80,7 +80,7 @@ def test_hidden_noise_sits_on_every_pre_activation():
     assert len(noise) == 19 and {n.stddev for n in noise} == {0.1}  # one per conv of ResNet-20 (all hidden)
     sources = [n.input._keras_history[0] for n in noise]
     assert [type(s).__name__ for s in sources[:2]] == ["NoiseRegister", "NoiseRegister"]
-    assert {type(s).__name__ for s in sources[2:]} == {"BatchNormalization"}
+    assert {type(s).__name__ for s in sources[2:]} == {"FusedBatchNorm"}
 
 
 def _roundtrip(model, tmp_path, x):

@@ -1,5 +1,6 @@
 """Keras 3 layers of the zoo. Each declares ``is_random`` and ``is_differentiable`` (read by eval)."""
 from zoo.layers.anp import NoiseRegister, inject_noise, registers
+from zoo.layers.batch_norm import FusedBatchNorm
 from zoo.layers.base import StochasticLayer, ZooLayer, straight_through
 from zoo.layers.channels import CHANNELS, make_channel, parse_channel_spec
 from zoo.layers.color_depth import ColorDepth
@@ -12,7 +13,7 @@ from zoo.layers.pni import PNIConv2D, PNIDense, parse_placement, pni_perturb
 from zoo.layers.svd_compress import SVDCompress
 
 __all__ = [
-    "CHANNELS", "ColorDepth", "FFTCompress", "GaussianNoise", "LaplaceNoise", "NoiseRegister",
+    "CHANNELS", "ColorDepth", "FFTCompress", "FusedBatchNorm", "GaussianNoise", "LaplaceNoise", "NoiseRegister",
     "Normalize", "ParamNoiseConv2D", "ParamNoiseDense", "PNIConv2D", "PadShortcut", "PNIDense", "SVDCompress",
     "StochasticLayer", "UniformNoise", "ZooLayer",
     "inject_noise", "low_frequency_mask", "make_channel", "parse_channel_spec", "parse_placement",

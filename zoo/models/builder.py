@@ -31,8 +31,8 @@ import dataclasses
 import keras
 
 from zoo.errors import ZooError, choice_error
-from zoo.layers import (FFTCompress, GaussianNoise, NoiseRegister, ParamNoiseConv2D, ParamNoiseDense, PNIConv2D,
-                        PNIDense, make_channel, parse_placement)
+from zoo.layers import (FFTCompress, FusedBatchNorm, GaussianNoise, NoiseRegister, ParamNoiseConv2D, ParamNoiseDense,
+                        PNIConv2D, PNIDense, make_channel, parse_placement)
 from zoo.layers.pni import GRANULARITIES
 
 PNI_ALIASES = {
@@ -213,7 +213,7 @@ class Builder:
         return x
 
     def bn(self, x, name):
-        return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+        return FusedBatchNorm(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)  # Keras BN in one fused op
 
     def bn_relu(self, x, name):
         """BN -> (ANP register) -> ReLU: the pre-activation z_m of ANP Algorithm 1 is the BN output."""
