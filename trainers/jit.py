@@ -70,6 +70,9 @@ def choose(trainer, config, dataset, steps_in_run, log=print):
     mode = parse_mode(config.jit_compile)
     if mode != "auto":
         decision = {"jit_compile": mode, "why": f"--jit_compile={'on' if mode else 'off'}"}
+    elif config.strategy != "default":
+        decision = {"jit_compile": False, "why": f"auto: not measured under --strategy={config.strategy} (workers "
+                                                 "could decide differently); no XLA"}
     elif steps_in_run < MIN_RUN_STEPS:
         decision = {"jit_compile": False,
                     "why": f"auto: a run of {steps_in_run} steps (< {MIN_RUN_STEPS}) cannot repay the measurement"}
@@ -79,7 +82,7 @@ def choose(trainer, config, dataset, steps_in_run, log=print):
         if cached:
             decision = {**cached, "why": cached["why"] + f" (cached measurement, {choice_cache_path()})"}
         else:
-            decision = _measure(trainer, next(iter(dataset)))
+            decision = _measure(trainer, next(iter(dataset)), config)
             write_choice(key, decision)
     trainer.jit_compile = decision["jit_compile"]
     trainer.make_train_function(force=True)
@@ -87,14 +90,18 @@ def choose(trainer, config, dataset, steps_in_run, log=print):
     return decision
 
 
-def _measure(trainer, batch):
-    saved = _snapshot(trainer)
+def _measure(trainer, batch, config):
+    """Time the step of the run's last phase (where the adversarial methods spend their epochs) both ways,
+    then restore every variable and the phase."""
+    saved, phase = _snapshot(trainer), trainer.phase
+    trainer.phase = trainer.phase_for_epoch(config.epochs - 1)
     try:
         timings = {jit: _time_steps(trainer, batch, jit) for jit in (False, True)}
     finally:
         for variable, value in saved:
             variable.assign(value)
         trainer.reset_metrics()
+        trainer.phase = phase
     n = int(batch[0].shape[0])
     rate = {("xla" if jit else "no_xla"): round(n / step, 1) for jit, (_, step) in timings.items()}
     faster = timings[True][1] < timings[False][1]

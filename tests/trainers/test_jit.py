@@ -34,8 +34,9 @@ def _state(trainer):
 
 def test_auto_measures_both_restores_the_state_and_caches(tmp_path, monkeypatch, digits_batch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    config = tiny_config("pgd", model="lenet5", width=1.0, jit_compile="auto")
+    config = tiny_config("pgd", model="lenet5", width=1.0, jit_compile="auto", adv_start_epoch=1)
     trainer = make_trainer(config)
+    first_phase = trainer.phase  # clean epoch 0; the timing runs the adversarial step of the last epoch
     x, y = digits_batch
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     trainer.optimizer.build(trainer.trainable_variables)
@@ -46,7 +47,7 @@ def test_auto_measures_both_restores_the_state_and_caches(tmp_path, monkeypatch,
     rates = decision["images_per_s"]
     assert set(rates) == {"xla", "no_xla"} and all(r > 0 for r in rates.values())
     assert decision["jit_compile"] is (rates["xla"] > rates["no_xla"])  # the faster one, whichever it is here
-    assert trainer.jit_compile is decision["jit_compile"]
+    assert trainer.jit_compile is decision["jit_compile"] and trainer.phase == first_phase
     for a, b in zip(before, _state(trainer)):  # 6 timed steps left no trace: weights, momenta, iterations
         np.testing.assert_array_equal(a, b)
     assert len(lines) == 1 and lines[0].startswith(f"jit_compile={decision['jit_compile']}: auto: XLA ")
@@ -71,4 +72,7 @@ def test_explicit_and_short_runs_do_not_measure(tmp_path, monkeypatch, digits_ba
     assert jit.choose(trainer, forced, dataset, steps_in_run=10_000, log=lambda m: None) == \
         {"jit_compile": True, "why": "--jit_compile=on"}
     assert trainer.jit_compile is True
+    distributed = tiny_config("vanilla", jit_compile="auto", strategy="mirrored")
+    assert jit.choose(make_trainer(distributed), distributed, dataset, steps_in_run=10_000,
+                      log=lambda m: None)["why"].startswith("auto: not measured under --strategy=mirrored")
     assert not (tmp_path / "robustness_zoo").exists()
