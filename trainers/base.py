@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from zoo import adversarial
-from zoo.layers import inject_noise
+from zoo.layers import inject_noise, is_alpha
 from zoo.noise_control import no_noise, zoo_layers
 
 TRAINERS = {}
@@ -171,7 +171,7 @@ class Trainer(keras.Model):
                           random_start=c.random_start)
 
     def decayed_variables(self):
-        return [v for v in self.net.trainable_variables if "alpha" not in v.path.split("/")[-1]]
+        return [v for v in self.net.trainable_variables if not is_alpha(v)]
 
     def l2_penalty(self):
         if not self.config.weight_decay:

@@ -31,6 +31,7 @@ def define_flags():
     f("width", _D.width, "width multiplier (PNI Table 3: 1, 1.5, 2, 4)")
     s("pni", _D.pni, "PNI variant: W, A-a, A-b, I, W+A-a, W+A-b (PNI Table 2); the pni method defaults to W")
     s("pni_granularity", _D.pni_granularity, "layerwise | channelwise | elementwise")
+    f("pni_alpha_init", _D.pni_alpha_init, "PNI: initial alpha of every noise scale (PNI sec. 3.1: 0.25)")
     b("robustnet", _D.robustnet, "Gaussian noise layer before every conv (RobustNet)")
     f("sigma_init", _D.sigma_init, "RobustNet noise std before the first conv")
     f("sigma_inner", _D.sigma_inner, "RobustNet noise std before the other convs")

@@ -30,6 +30,7 @@ class TrainConfig:
     width: float = 1.0
     pni: str = None
     pni_granularity: str = "layerwise"
+    pni_alpha_init: float = 0.25
     robustnet: bool = False
     sigma_init: float = 0.2
     sigma_inner: float = 0.1

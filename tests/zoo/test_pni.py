@@ -94,3 +94,19 @@ def test_bad_placement_and_granularity_are_named():
         PNIDense(3, pni="w+x")
     with pytest.raises(ZooError, match="granularity 'rowwise'.*channelwise"):
         PNIDense(3, granularity="rowwise")
+
+
+def test_alpha_init_is_settable_and_is_alpha_finds_exactly_the_alphas():
+    import zoo
+    from zoo.layers import is_alpha
+    from zoo.models import count_params
+    net = zoo.create("resnet20", width=0.25, pni="W+A-a", pni_alpha_init=0.1, num_classes=10, input_shape=(8, 8, 3))
+    alphas = [v for v in net.trainable_variables if is_alpha(v)]
+    pni_layers = [layer for layer in net._flatten_layers() if isinstance(layer, (PNIConv2D, PNIDense))]
+    assert len(alphas) == 2 * len(pni_layers) == 2 * 20  # w and a_out on 19 convs and the classifier
+    assert all(float(v.numpy()) == pytest.approx(0.1) for v in alphas)
+    assert count_params(net, include_alpha=True) - count_params(net) == len(alphas)  # layerwise: one each
+    assert not any(is_alpha(v) for v in zoo.create("resnet20", width=0.25, num_classes=10,
+                                                   input_shape=(8, 8, 3)).variables)
+    with pytest.raises(ZooError, match=r"pni_alpha_init=-0\.5: expected a noise scale >= 0"):
+        zoo.create("resnet20", pni="W", pni_alpha_init=-0.5)

@@ -9,13 +9,13 @@ from zoo.layers.noise import GaussianNoise, LaplaceNoise, UniformNoise
 from zoo.layers.normalize import Normalize
 from zoo.layers.param_noise import ParamNoiseConv2D, ParamNoiseDense
 from zoo.layers.shortcut import PadShortcut
-from zoo.layers.pni import PNIConv2D, PNIDense, parse_placement, pni_perturb
+from zoo.layers.pni import PNIConv2D, PNIDense, is_alpha, parse_placement, pni_perturb
 from zoo.layers.svd_compress import SVDCompress
 
 __all__ = [
     "CHANNELS", "ColorDepth", "FFTCompress", "FusedBatchNorm", "GaussianNoise", "LaplaceNoise", "NoiseRegister",
     "Normalize", "ParamNoiseConv2D", "ParamNoiseDense", "PNIConv2D", "PadShortcut", "PNIDense", "SVDCompress",
     "StochasticLayer", "UniformNoise", "ZooLayer",
-    "inject_noise", "low_frequency_mask", "make_channel", "parse_channel_spec", "parse_placement",
+    "inject_noise", "is_alpha", "low_frequency_mask", "make_channel", "parse_channel_spec", "parse_placement",
     "pni_perturb", "registers", "straight_through",
 ]

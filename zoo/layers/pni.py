@@ -23,16 +23,43 @@ GRANULARITIES = ("layerwise", "channelwise", "elementwise")
 ALPHA_INIT = 0.25
 
 
-def parse_placement(placement):
-    """'w', 'w+a_out', ('w', 'a_in'), ... -> a sorted tuple of placements, validated."""
-    if placement is None:
+# The one PNI vocabulary: the paper's variant names (Table 2) and the internal placements, lower-cased.
+# "i" (PNI-I: a_in on the first layer only) is a model-level placement; a layer takes the other three.
+PAPER_NAMES = {"w": "w", "a-a": "a_out", "a_out": "a_out", "a-b": "a_in", "a_in": "a_in", "i": "i"}
+PNI_VARIANTS = ("W", "A-a", "A-b", "I", "W+A-a", "W+A-b")
+MODEL_PLACEMENTS = PLACEMENTS + ("i",)
+
+
+def parse_pni(spec, model=False):
+    """'W+A-a', 'w+a_out', ('w', 'a_in'), ... -> a sorted tuple of placements, validated; () for none.
+
+    ``model=True`` (``zoo.create(pni=...)``) also takes "i" and names the paper's variants in errors;
+    a layer (``PNIConv2D(pni=...)``) takes only "w", "a_out" and "a_in".
+    """
+    if spec in (None, "", "none", False):
         return ()
-    items = placement.split("+") if isinstance(placement, str) else list(placement)
-    items = [p.strip() for p in items if p.strip()]
-    for p in items:
-        if p not in PLACEMENTS:
-            raise choice_error("PNI placement", p, PLACEMENTS)
-    return tuple(sorted(set(items), key=PLACEMENTS.index))
+    items = str(spec).replace(" ", "").split("+") if isinstance(spec, str) else [str(p) for p in spec]
+    allowed = MODEL_PLACEMENTS if model else PLACEMENTS
+    parsed = []
+    for item in (p.strip() for p in items if p.strip()):
+        key = PAPER_NAMES.get(item.lower())
+        if key not in allowed:
+            raise choice_error("PNI variant", spec, PNI_VARIANTS) if model else \
+                choice_error("PNI placement", item, PLACEMENTS)
+        parsed.append(key)
+    return tuple(sorted(set(parsed), key=MODEL_PLACEMENTS.index))
+
+
+def parse_placement(placement):
+    """A layer's placements: ``parse_pni(placement)`` ('w', 'w+a_out', ('w', 'a_in'), ...)."""
+    return parse_pni(placement)
+
+
+def is_alpha(variable):
+    """True for a PNI noise scale (a variable named ``alpha_<placement>``, as ``PNIConv2D``/``PNIDense`` name
+    them): what weight decay skips (PNI sec. 3.1) and capacity counts leave out (Table 3)."""
+    name = str(getattr(variable, "path", None) or getattr(variable, "name", "")).split("/")[-1].split(":")[0]
+    return name in {f"alpha_{p}" for p in PLACEMENTS}
 
 
 def pni_perturb(v, alpha, eta_unit):
@@ -42,7 +69,32 @@ def pni_perturb(v, alpha, eta_unit):
 
 
 class _PNIMixin:
-    """The alpha variables and the noise draw shared by PNIConv2D and PNIDense."""
+    """Everything of PNIConv2D and PNIDense but their linear map (``_linear``): the alpha variables, the
+    noise draws, build, call and config. Put it before the Keras layer class in the bases."""
+
+    is_random = True
+    is_differentiable = True
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_alphas(input_shape, self.kernel.shape, self.compute_output_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        active = self.noise_active(training)
+        inputs = self._maybe_perturb("a_in", inputs, active)
+        kernel = self._maybe_perturb("w", self.kernel, active)
+        outputs = self._linear(inputs, tf.cast(kernel, inputs.dtype))
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
+        outputs = self._maybe_perturb("a_out", outputs, active)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._pni_config())
+        return config
 
     def _pni_init(self, pni, granularity, alpha_init, inference_noise, seed):
         self.pni = parse_placement(pni)
@@ -103,65 +155,23 @@ class _PNIMixin:
 class PNIConv2D(_PNIMixin, keras.layers.Conv2D):
     """Conv2D with Parametric Noise Injection on its weight, input and/or output (PNI eq. 5-8)."""
 
-    is_random = True
-    is_differentiable = True
-
     def __init__(self, filters, kernel_size, pni="w", granularity="layerwise", alpha_init=ALPHA_INIT,
                  inference_noise=True, seed=None, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         self._pni_init(pni, granularity, alpha_init, inference_noise, seed)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_alphas(input_shape, self.kernel.shape, self.compute_output_shape(input_shape))
-
-    def call(self, inputs, training=None):
-        active = self.noise_active(training)
-        inputs = self._maybe_perturb("a_in", inputs, active)
-        kernel = self._maybe_perturb("w", self.kernel, active)
-        outputs = self.convolution_op(inputs, tf.cast(kernel, inputs.dtype))
-        if self.use_bias:
-            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
-        outputs = self._maybe_perturb("a_out", outputs, active)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._pni_config())
-        return config
+    def _linear(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class PNIDense(_PNIMixin, keras.layers.Dense):
     """Dense with Parametric Noise Injection on its weight, input and/or output (PNI eq. 5-8)."""
 
-    is_random = True
-    is_differentiable = True
-
     def __init__(self, units, pni="w", granularity="layerwise", alpha_init=ALPHA_INIT,
                  inference_noise=True, seed=None, **kwargs):
         super().__init__(units, **kwargs)
         self._pni_init(pni, granularity, alpha_init, inference_noise, seed)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_alphas(input_shape, self.kernel.shape, self.compute_output_shape(input_shape))
-
-    def call(self, inputs, training=None):
-        active = self.noise_active(training)
-        inputs = self._maybe_perturb("a_in", inputs, active)
-        kernel = self._maybe_perturb("w", self.kernel, active)
-        outputs = tf.matmul(inputs, tf.cast(kernel, inputs.dtype))
-        if self.use_bias:
-            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
-        outputs = self._maybe_perturb("a_out", outputs, active)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._pni_config())
-        return config
+    def _linear(self, inputs, kernel):
+        return tf.matmul(inputs, kernel)

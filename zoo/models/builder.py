@@ -33,25 +33,11 @@ import keras
 from zoo.errors import ZooError, choice_error
 from zoo.layers import (FFTCompress, FusedBatchNorm, GaussianNoise, NoiseRegister, ParamNoiseConv2D, ParamNoiseDense,
                         PNIConv2D, PNIDense, make_channel, parse_placement)
-from zoo.layers.pni import GRANULARITIES
-
-PNI_ALIASES = {
-    "w": "w", "a-a": "a_out", "a_out": "a_out", "a-b": "a_in", "a_in": "a_in", "i": "i",
-}
-PNI_VARIANTS = ("W", "A-a", "A-b", "I", "W+A-a", "W+A-b")
-
+from zoo.layers.pni import ALPHA_INIT, GRANULARITIES, PNI_VARIANTS, parse_pni  # noqa: F401 (re-exported)
 
 def normalise_pni(pni):
     """Paper names ('W+A-a') or internal ones ('w+a_out') -> canonical 'w+a_out'; None for no PNI."""
-    if pni in (None, "", "none", False):
-        return None
-    parts = []
-    for part in str(pni).replace(" ", "").split("+"):
-        key = PNI_ALIASES.get(part.lower())
-        if key is None:
-            raise choice_error("PNI variant", pni, PNI_VARIANTS)
-        parts.append(key)
-    return "+".join(sorted(set(parts), key=["w", "a_out", "a_in", "i"].index))
+    return "+".join(parse_pni(pni, model=True)) or None
 
 
 def parse_fft_layers(spec):
@@ -83,6 +69,7 @@ class Variant:
     width: float = 1.0
     pni: str = None
     pni_granularity: str = "layerwise"
+    pni_alpha_init: float = ALPHA_INIT
     robustnet: bool = False
     sigma_init: float = 0.2
     sigma_inner: float = 0.1
@@ -102,6 +89,8 @@ class Variant:
             raise ZooError(f"width={self.width}: expected a multiplier > 0 (paper: 1, 1.5, 2, 4)")
         if self.pni_granularity not in GRANULARITIES:
             raise choice_error("pni_granularity", self.pni_granularity, GRANULARITIES)
+        if not self.pni_alpha_init >= 0:
+            raise ZooError(f"pni_alpha_init={self.pni_alpha_init}: expected a noise scale >= 0 (PNI sec. 3.1: 0.25)")
         if self.anp_layers < 0:
             raise ZooError(f"anp_layers={self.anp_layers}: expected an integer >= 0")
         if self.sigma_init < 0 or self.sigma_inner < 0:
@@ -179,8 +168,8 @@ class Builder:
         common = dict(strides=strides, padding=padding, use_bias=use_bias,
                       kernel_initializer="he_normal", name=name)
         if placements:
-            layer = PNIConv2D(filters, kernel_size, pni=placements,
-                              granularity=self.variant.pni_granularity, **common)
+            layer = PNIConv2D(filters, kernel_size, pni=placements, granularity=self.variant.pni_granularity,
+                              alpha_init=self.variant.pni_alpha_init, **common)
         elif self.variant.paramnet:
             layer = ParamNoiseConv2D(filters, kernel_size, sigma=self.variant.paramnet,
                                      train_noise=self.variant.paramnet_train_noise, **common)
@@ -194,7 +183,7 @@ class Builder:
         placements = self._placements(first)
         if placements:
             layer = PNIDense(units, pni=placements, granularity=self.variant.pni_granularity,
-                             activation=activation, name=name)
+                             alpha_init=self.variant.pni_alpha_init, activation=activation, name=name)
         elif self.variant.paramnet:
             layer = ParamNoiseDense(units, sigma=self.variant.paramnet, train_noise=self.variant.paramnet_train_noise,
                                     activation=activation, name=name)

@@ -4,7 +4,7 @@ import inspect
 import keras
 
 from zoo.errors import ZooError, choice_error
-from zoo.layers import Normalize
+from zoo.layers import Normalize, is_alpha
 from zoo.models.builder import Builder, Variant
 
 _MODELS = {}
@@ -114,5 +114,5 @@ def count_params(model, include_alpha=False):
     """Trainable parameters; PNI's alphas are left out unless asked (PNI Table 3 "capacity")."""
     return sum(
         int(v.numpy().size) for v in model.trainable_weights
-        if include_alpha or "alpha" not in v.path.split("/")[-1]
+        if include_alpha or not is_alpha(v)
     )
