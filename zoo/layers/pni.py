@@ -69,8 +69,9 @@ def pni_perturb(v, alpha, eta_unit):
 
 
 class _PNIMixin:
-    """Everything of PNIConv2D and PNIDense but their linear map (``_linear``): the alpha variables, the
-    noise draws, build, call and config. Put it before the Keras layer class in the bases."""
+    """Everything of PNIConv2D and PNIDense but their linear map (``linear``): the alpha variables, the
+    noise draws, build, call and config. Put it before the Keras layer class in the bases. (ParamNoise's
+    call has the same shape: it perturbs only the kernel, by a fixed scale, so the two stay apart.)"""
 
     is_random = True
     is_differentiable = True
@@ -83,7 +84,7 @@ class _PNIMixin:
         active = self.noise_active(training)
         inputs = self._maybe_perturb("a_in", inputs, active)
         kernel = self._maybe_perturb("w", self.kernel, active)
-        outputs = self._linear(inputs, tf.cast(kernel, inputs.dtype))
+        outputs = self.linear(inputs, tf.cast(kernel, inputs.dtype))
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
         outputs = self._maybe_perturb("a_out", outputs, active)
@@ -160,7 +161,7 @@ class PNIConv2D(_PNIMixin, keras.layers.Conv2D):
         super().__init__(filters, kernel_size, **kwargs)
         self._pni_init(pni, granularity, alpha_init, inference_noise, seed)
 
-    def _linear(self, inputs, kernel):
+    def linear(self, inputs, kernel):
         return self.convolution_op(inputs, kernel)
 
 
@@ -173,5 +174,5 @@ class PNIDense(_PNIMixin, keras.layers.Dense):
         super().__init__(units, **kwargs)
         self._pni_init(pni, granularity, alpha_init, inference_noise, seed)
 
-    def _linear(self, inputs, kernel):
+    def linear(self, inputs, kernel):
         return tf.matmul(inputs, kernel)
