@@ -70,6 +70,30 @@ def _evaluated(training):
     return f"the first {n} images of the {split} split" if n else f"the whole {split} split"
 
 
+def _plural(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _adversary_text(training):
+    """What the training attacked with, by method: PGD (pgd, pni with w_adv > 0, robustnet --adversarial),
+    Step-LL (nat, eat), ANP's hidden-layer noise, LAT's latent noise; else clean images only."""
+    method, t = training.get("method"), training
+    if method == "pgd" or (method == "pni" and t.get("w_adv", 0.5) > 0) or \
+            (method == "robustnet" and t.get("adversarial")):
+        return (f"; adversary PGD-{t.get('steps')} eps {t.get('eps', 0) * 255:.0f}/255 step {t.get('step_size')} "
+                f"(batch norm: {t.get('attack_bn')}), from epoch {t.get('adv_start_epoch', 0)}")
+    if method in ("nat", "eat"):
+        return f"; adversary Step-LL (batch norm: {t.get('attack_bn')})"
+    if method == "anp":
+        phases = ", ".join(f"eta {p.get('eta')} eps {p.get('eps')} k {p.get('k')} for {p.get('epochs')} epochs"
+                           for p in t.get("anp_phases") or [] if isinstance(p, dict))
+        return (f"; ANP noise on the first {t.get('anp_layers')} hidden layers after "
+                f"{_plural(t.get('anp_clean_epochs', 0), 'clean epoch')}: {phases}")
+    if method == "lat":
+        return f"; LAT latent adversarial noise {t.get('lat_eps')}"
+    return "; clean images only" + (" (w_adv = 0)" if method == "pni" else "")
+
+
 def _jit_text(origin):
     """The XLA decisions of the run's sessions (``trainers/jit.py``), if it recorded any."""
     whys = list(dict.fromkeys(s["jit"]["why"] for s in origin.get("sessions", []) if s.get("jit")))
@@ -163,14 +187,12 @@ def card_text(name, version_dir, meta, config_path, old_card=None, check=None):
     if "test_acc_deterministic" in metrics:
         acc += f" (noise on, one pass); {100 * metrics['test_acc_deterministic']:.2f} % noise off"
     budget = (f"{epochs} epochs, batch {training.get('batch_size')}, lr {training.get('lr')} "
-              f"({training.get('lr_schedule', 'step')} schedule, {training.get('warmup_epochs', 0)} warm-up epochs), "
+              f"({training.get('lr_schedule', 'step')} schedule, {_plural(training.get('warmup_epochs', 0), 'warm-up epoch')}), "
               f"momentum {training.get('momentum')}{' Nesterov' if training.get('nesterov') else ''}, weight decay "
               f"{training.get('weight_decay')}") if training.get("method") != "channel" else \
         f"no training: the input channel `{training.get('channel')}` in front of `{training.get('base_model')}`'s weights"
-    if training.get("method") not in ("vanilla", "channel", "paramnet", None) or training.get("adversarial"):
-        budget += (f"; adversary PGD-{training.get('steps')} eps {training.get('eps', 0) * 255:.0f}/255 step "
-                   f"{training.get('step_size')} (batch norm: {training.get('attack_bn')}), from epoch "
-                   f"{training.get('adv_start_epoch', 0)}")
+    if training.get("method") != "channel":
+        budget += _adversary_text(training)
     data = training.get("dataset") or base.get("dataset")
     rows = [
         ("load", f"`zoo.load(\"{name}\")`; `python -m eval --model={name}`; TF Serving: `{version_dir}`"),
@@ -184,6 +206,7 @@ def card_text(name, version_dir, meta, config_path, old_card=None, check=None):
         ("wall time", f"{_duration(seconds)} of training ({seconds:.0f} s)" if training.get("method") != "channel" else
          f"no training; wrapping and measuring took {metrics.get('wrap_seconds', 0):.0f} s (the base model: "
          f"{_duration(seconds)} of training)"),
+        *([("notes", "; ".join(meta["notes"]))] if meta.get("notes") else []),  # added to the metadata by hand
         ("machine", f"{origin.get('cpu')}, {origin.get('cpu_count')} cores; TensorFlow {origin.get('tensorflow')}, "
                     f"Keras {origin.get('keras')}, oneDNN {origin.get('onednn')}" + _jit_text(origin)),
         ("commit", _commit_text(origin)),

@@ -57,3 +57,16 @@ def test_refuses_what_cannot_ship(trained, monkeypatch):
     monkeypatch.setattr(ship, "MODEL_LIMIT", 1000)
     with pytest.raises(ZooError, match=r"MB: expected at most 5 MB per shipped model"):
         ship.ship("tiny_pni", str(cfg), str(root / "models"), str(root / ".gitignore"))
+
+
+@pytest.mark.parametrize("training, expected", [
+    (dict(method="robustnet", adversarial=False), "; clean images only"),
+    (dict(method="robustnet", adversarial=True, steps=7, eps=8 / 255, step_size=0.01, attack_bn="eval"),
+     "; adversary PGD-7 eps 8/255 step 0.01 (batch norm: eval), from epoch 0"),
+    (dict(method="pni", w_adv=0.0), "; clean images only (w_adv = 0)"),
+    (dict(method="anp", anp_layers=4, anp_clean_epochs=1, anp_phases=[dict(eta=1.0, eps=1.0, k=3, epochs=4)]),
+     "; ANP noise on the first 4 hidden layers after 1 clean epoch: eta 1.0 eps 1.0 k 3 for 4 epochs"),
+    (dict(method="nat", attack_bn="eval"), "; adversary Step-LL (batch norm: eval)"),
+])
+def test_card_names_the_adversary_each_method_trained_with(training, expected):
+    assert ship._adversary_text(training) == expected
