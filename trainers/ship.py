@@ -142,6 +142,8 @@ def plot_curves(history, path, title):
     line(axes[0], "val_loss", "test loss")
     axes[0].set_title("loss")
     for key in sorted(k for k in history if k.endswith("_acc")):
+        if key.endswith("adv_acc") and not any(history[key]):
+            continue  # a clean run's adversarial-accuracy metric (always 0): no line that reads as a result
         line(axes[1], key, key.replace("val_", "test ") if key.startswith("val_") else "train " + key)
     axes[1].set_title("accuracy")
     axes[1].set_ylim(0, 1)
