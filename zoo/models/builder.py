@@ -35,6 +35,7 @@ from zoo.layers import (FFTCompress, FusedBatchNorm, GaussianNoise, NoiseRegiste
                         PNIConv2D, PNIDense, make_channel, parse_placement)
 from zoo.layers.pni import ALPHA_INIT, GRANULARITIES, PNI_VARIANTS, parse_pni  # noqa: F401 (re-exported)
 
+
 def normalise_pni(pni):
     """Paper names ('W+A-a') or internal ones ('w+a_out') -> canonical 'w+a_out'; None for no PNI."""
     return "+".join(parse_pni(pni, model=True)) or None
