@@ -47,10 +47,10 @@ def build_step(method, jit, batch=BATCH, keras_bn=False):
     builder.FusedBatchNorm = keras.layers.BatchNormalization if keras_bn else FusedBatchNorm
     keras.utils.set_random_seed(0)
     pni = method == "pni"
-    config = TrainConfig(method=method, model="resnet20", dataset="cifar10", eps=8 / 255, step_size=0.01, steps=7,
-                         attack_bn="eval", anp_layers=4 if method == "anp" else 0, anp_clean_epochs=0,
-                         anp_phases=(AnpPhase(1.0, 1.0, 3, 1),), weight_decay=3e-4 if pni else 5e-4,
-                         jit_compile=jit, nesterov=True)
+    config = TrainConfig.from_flat(method=method, model="resnet20", dataset="cifar10", eps=8 / 255, step_size=0.01,
+                                   steps=7, attack_bn="eval", anp_layers=4 if method == "anp" else 0,
+                                   anp_clean_epochs=0, anp_phases=(AnpPhase(1.0, 1.0, 3, 1),),
+                                   weight_decay=3e-4 if pni else 5e-4, jit_compile=jit, nesterov=True)
     cls = TRAINERS[method]
     net = zoo.create("resnet20", num_classes=10, input_shape=(32, 32, 3), **cls.model_options(config))
     trainer = cls(net, config)

@@ -17,8 +17,9 @@ import os
 from absl import flags
 
 from eval.runner import run  # noqa: F401  (eval.cli.run: the name callers used before eval.runner)
-from zoo.cli import number_list
+from zoo.cli import define_pixels, number_list
 from zoo.errors import ZooError
+from zoo.threat import EPS_SWEEP, LINF, format_pixels, parse_pixels, pixel_list
 
 FLAGS = flags.FLAGS
 
@@ -48,11 +49,12 @@ def define_flags():
     flags.DEFINE_enum("bpda", "auto", ["auto", "on", "off"], "BPDA through non-differentiable channels")
     flags.DEFINE_list("attacks", ["fgsm", "pgd", "bim", "mifgsm", "step_ll", "pgd_l2", "cw_l2"],
                       "white-box attacks of the whitebox suite")
-    flags.DEFINE_float("eps", 8 / 255, "L-inf budget (pixel scale)")
-    flags.DEFINE_float("step_size", 2 / 255, "PGD step size")
+    define_pixels("eps", LINF.eps, "L-inf budget, pixel scale: 0.0314 or 8/255 (zoo.threat)")
+    define_pixels("step_size", LINF.step_size, "PGD step size, pixel scale: 0.0078 or 2/255")
     flags.DEFINE_list("steps", ["7", "20"], "PGD step counts of the whitebox table")
     flags.DEFINE_list("steps_list", ["1", "7", "20", "40", "100"], "PGD steps of the accuracy-vs-steps curve")
-    flags.DEFINE_list("eps_list", ["0", "2", "4", "8", "12", "16"], "eps values (x/255) of the accuracy-vs-eps curve")
+    flags.DEFINE_list("eps_list", [format_pixels(e) for e in EPS_SWEEP], "eps values of the accuracy-vs-eps curve, "
+                      "pixel scale like --eps (0.0314 or 8/255)")
     flags.DEFINE_integer("cw_iterations", 10, "C&W gradient steps per binary-search step (PNI sec. 4.1: 10)")
     flags.DEFINE_bool("majority_vote", False, "also report the majority vote over --votes passes (Study D.4)")
     flags.DEFINE_integer("votes", 9, "stochastic passes for the majority vote")
@@ -88,15 +90,12 @@ def config_from_flags():
         raise ZooError("--model is required: a shipped model's name (zoo.list_pretrained()), a SavedModel version "
                        "directory (exported_models/<name>/<version>) or a .keras file")
     for s in FLAGS.suite:
-        if s not in SUITES:
-            raise ZooError(f"--suite={s}: expected one of {', '.join(sorted(SUITES))}")
+        SUITES.get(s, flag="suite")  # ZooError: --suite=x: expected one of ...
     for a in FLAGS.attacks:
         if a not in list_attacks():
             raise ZooError(f"--attacks={a}: unknown attack; expected one of {', '.join(list_attacks())}")
-    if not 0 <= FLAGS.eps <= 1:
-        raise ZooError(f"--eps={FLAGS.eps}: expected a value in [0, 1] (pixel scale, 8/255 = 0.0314)")
-    if not 0 < FLAGS.step_size <= 1:
-        raise ZooError(f"--step_size={FLAGS.step_size}: expected a value in (0, 1] (pixel scale, 2/255 = 0.0078)")
+    parse_pixels("eps", FLAGS.eps)
+    parse_pixels("step_size", FLAGS.step_size, positive=True)
     if FLAGS.num_examples < 1:
         raise ZooError(f"--num_examples={FLAGS.num_examples}: expected an integer >= 1")
     for flag in ("trials", "eot"):
@@ -116,12 +115,7 @@ def config_from_flags():
     if FLAGS.channel_examples is not None and FLAGS.channel_examples < 1:
         raise ZooError(f"--channel_examples={FLAGS.channel_examples}: expected an integer >= 1 (default: all "
                        "--num_examples)")
-    try:
-        eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
-    except ValueError:
-        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
-    if not all(0 <= e <= 1 for e in eps_list):
-        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected values in [0, 255] (x/255)")
+    eps_list = pixel_list("eps_list", FLAGS.eps_list)
     from zoo.pretrained import resolve
     models = tuple(resolve(m) for m in FLAGS.model)  # a shipped model's name -> its SavedModel directory
     report_dir = FLAGS.report_dir or os.path.join("reports", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -163,9 +157,9 @@ def print_table(report):
     from eval.report import format_accuracy
     print(f"{'model':40s} {'noise':5s} {'attack':26s} {'accuracy':34s} eot bpda")
     for r in report["results"]:
-        attack = r["attack"] + (f"-{r['params']['nb_iter']}" if "nb_iter" in r["params"] else "")
-        if "eps" in r["params"] and abs(r["params"]["eps"] - 8 / 255) > 1e-9:
-            attack += f" eps {r['params']['eps'] * 255:.3g}/255"
+        attack = r["attack"] + (f"-{r['params']['steps']}" if "steps" in r["params"] else "")
+        if "eps" in r["params"] and abs(r["params"]["eps"] - LINF.eps) > 1e-9:
+            attack += f" eps {format_pixels(r['params']['eps'])}"
         attack += f" [{r['defense']}]" if r.get("defense") else ""
         print(f"{r['model'][:40]:40s} {r.get('noise', 'on'):5s} {attack[:26]:26s} "
               f"{format_accuracy(r['accuracy'], r['std'], r['trials']):34s} "

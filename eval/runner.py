@@ -48,7 +48,7 @@ def run(config, verbose=True):
     ctx = Context(config, models, x, y, report, progress=lambda text: bar.set_description_str(f"[eval] {text}"))
     start = time.time()
     for name in tqdm(config.suites, desc="suites", disable=not verbose, file=sys.stderr):
-        SUITES[name](ctx)
+        SUITES.get(name)(ctx)
     bar.close()
     report.update_meta(seconds=round(time.time() - start, 1))
     paths = report.write(config.report_dir)

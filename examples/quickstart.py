@@ -15,10 +15,10 @@ def main():
     from trainers.config import TrainConfig
 
     start = time.time()
-    config = TrainConfig(method="pni", model="resnet20", width=0.5, pni="W", dataset="digits", batch_size=64,
-                         epochs=8, lr=0.05, lr_boundaries=(6,), momentum=0.9, nesterov=True, weight_decay=3e-4,
-                         eps=EPS, step_size=EPS / 4, steps=5, augment=False, export_name="quickstart_pni",
-                         run_dir=os.path.join("runs", "quickstart"))
+    config = TrainConfig.from_flat(method="pni", model="resnet20", width=0.5, pni="W", dataset="digits",
+                                   batch_size=64, epochs=8, lr=0.05, lr_boundaries=(6,), momentum=0.9, nesterov=True,
+                                   weight_decay=3e-4, eps=EPS, step_size=EPS / 4, steps=5, augment=False,
+                                   export_name="quickstart_pni", run_dir=os.path.join("runs", "quickstart"))
     print(f"Training PNI-W ResNet-20 (width 0.5) on digits with PGD-{config.steps} (eps {EPS}) ...")
     result = run.train(config, verbose=1)
     path = result["export_path"]
@@ -45,7 +45,7 @@ def main():
     print("|---|---|")
     from eval.report import format_accuracy
     for r in rows:
-        name = r["attack"] + (f"-{r['params']['nb_iter']}" if "nb_iter" in r["params"] else "")
+        name = r["attack"] + (f"-{r['params']['steps']}" if "steps" in r["params"] else "")
         name += f" (EOT {r['eot']})" if r["attack"] != "clean" else ""
         print(f"| {name} | {format_accuracy(r['accuracy'], r['std'], r['trials'])} |")
     print(f"\nTrained and exported in {result['metrics']['train_seconds']:.0f} s; total {time.time() - start:.0f} s.")

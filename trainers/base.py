@@ -28,15 +28,16 @@ import tensorflow as tf
 from zoo import adversarial
 from zoo.layers import inject_noise, is_alpha
 from zoo.noise_control import no_noise, zoo_layers
+from zoo.registry import Registry
 
-TRAINERS = {}
+TRAINERS = Registry("training method")  # method name -> Trainer subclass
 
 
 def register(name):
     """Register a Trainer subclass under a method name (``--method`` / ``python -m trainers.<name>``)."""
 
     def wrap(cls):
-        TRAINERS[name] = cls
+        TRAINERS.register(name, cls)  # ValueError when the name is taken
         cls.method = name
         return cls
 
@@ -108,9 +109,10 @@ class Trainer(keras.Model):
     # ----- what a method defines ------------------------------------------------------------
     @classmethod
     def model_options(cls, config):
-        """Keyword arguments for ``zoo.create``: the config's Variant fields (a method can force its variant)."""
-        from zoo.models import Variant
-        return {name: getattr(config, name) for name in Variant.fields() if hasattr(config, name)}
+        """Keyword arguments for ``zoo.create``: the config's Variant fields (a method can force its variant);
+        ``mean``/``std`` are the dataset's (``trainers.run.build``)."""
+        from trainers.config import VARIANT_FIELDS
+        return {name: getattr(config.variant, name) for name in VARIANT_FIELDS}
 
     def phase_for_epoch(self, epoch):
         """A hashable Python value; a change re-traces the train step. Default: adversarial after a delay."""

@@ -41,7 +41,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     The weight check at the epoch end catches a divergence the batch losses miss (an epoch of one batch:
     a loss of 2e20 is finite, the update it makes is not). It must come before ``RunBackup`` in the
-    callback list.
+    callback list. Kept instead of ``keras.callbacks.TerminateOnNaN``, which checks only the batch loss and
+    either stops ``fit`` normally (the run would go on to export) or raises a bare RuntimeError, where this one
+    also checks weights and epoch metrics and raises ``TrainingDiverged`` (one line, the last good checkpoint kept).
     """
 
     def __init__(self, net=None):

@@ -33,9 +33,10 @@ def parse_mode(value):
 
 def cache_key(config, input_shape):
     """What the faster choice depends on besides the machine: the step's shape and algorithm."""
-    return choice_key("train_step", config.method, config.model, config.width, config.batch_size, tuple(input_shape),
-                      config.steps, config.pni, config.robustnet, config.anp_layers, config.paramnet,
-                      config.mixed_precision, config.strategy)
+    v = config.variant
+    return choice_key("train_step", config.method, config.model, v.width, config.batch_size, tuple(input_shape),
+                      config.steps, v.pni, v.robustnet, v.anp_layers, v.paramnet, config.mixed_precision,
+                      config.strategy)
 
 
 def _snapshot(trainer):

@@ -31,6 +31,10 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
+# Not keras.optimizers.schedules (PiecewiseConstantDecay, CosineDecay with warmup_target): they are functions of
+# optimizer.iterations, so they would need the steps per epoch (unknown for a dataset of unknown length) and would
+# move the warm-up and cosine lr within each epoch instead of holding the per-epoch value that the shipped models
+# were trained with and tests/trainers/test_run.py checks, which a resumed run recomputes from the epoch number.
 def lr_at(config, epoch):
     """The learning rate of 0-based ``epoch``.
 

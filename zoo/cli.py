@@ -105,3 +105,24 @@ def number_list(flag, values, cast=int):
     except ValueError:
         kind = "integers" if cast is int else "numbers"
         raise ZooError(f"--{flag}={','.join(values)}: expected comma-separated {kind}") from None
+
+
+class _PixelParser(flags.FloatParser):
+    """absl parser of a pixel-scale value: ``0.0314`` or ``8/255`` (``zoo.threat.parse_pixels``)."""
+
+    def parse(self, argument):
+        from zoo.threat import parse_pixels
+        try:
+            return parse_pixels("value", argument, low=-float("inf"), high=float("inf"))
+        except ZooError:
+            raise ValueError(f"{argument!r}: expected a pixel-scale number such as 0.0314 or a fraction such as "
+                             "8/255") from None
+
+    def flag_type(self):
+        return "pixel-scale float"
+
+
+def define_pixels(name, default, help, flag_values=flags.FLAGS, **kwargs):
+    """A float flag in pixel scale that also reads fractions (``--eps=8/255``); the range is checked by the
+    caller (``zoo.threat.parse_pixels``) so the error names what the value means."""
+    flags.DEFINE(_PixelParser(), name, default, help, flag_values, flags.ArgumentSerializer(), **kwargs)

@@ -1,4 +1,4 @@
-"""Attacks by name: ``run_attack("pgd", model_fn, x, y, nb_iter=20) -> x_adv``.
+"""Attacks by name: ``run_attack("pgd", model_fn, x, y, steps=20) -> x_adv``.
 
 ``ATTACKS`` maps each name to an ``AttackSpec`` (defaults from the paper section in ``spec.paper``).
 CleverHans 4.0.0 provides fgsm, bim, pgd, pgd_l2, mifgsm, cw_l2 and spsa (``cleverhans_attacks``);

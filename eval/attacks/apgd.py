@@ -163,7 +163,7 @@ def apgd_run(model_fn, x, y, t, params, loss, norm, out, fooled, best_loss, best
     the highest-loss point over runs. Returns the number of model evaluations x examples (the cost).
     """
     step_fn = loss_and_gradient(model_fn, loss)
-    eps, n_iter = float(params["eps"]), int(params["nb_iter"])
+    eps, n_iter = float(params["eps"]), int(params["steps"])
     rho, alpha = float(params["rho"]), float(params["alpha"])
     todo = np.flatnonzero(~fooled)
     if len(todo) == 0 or n_iter < 1:
@@ -305,12 +305,14 @@ def make(loss, norm):
 
 def _register():
     from eval.attacks.registry import AttackSpec, register
-    eps = {"linf": 8.0 / 255.0, "l2": 0.5}
-    base = dict(nb_iter=100, n_restarts=1, rho=0.75, alpha=0.75)
+    from zoo.threat import L2, LINF, format_pixels
+    threat = {"linf": LINF, "l2": L2}
+    base = dict(steps=100, n_restarts=1, rho=0.75, alpha=0.75)
     paper = ("Croce & Hein 2020 (AutoAttack) sec. 3, Alg. 1: {} loss, {}, eps={}, 100 iterations, eta0 = 2 eps, "
              "checkpoints p_j, rho=0.75, momentum 0.75, 1 restart{}")
     for norm, suffix in (("linf", ""), ("l2", "_l2")):
-        e = "8/255" if norm == "linf" else "0.5"
+        eps = {norm: threat[norm].eps}
+        e = format_pixels(eps[norm], norm)
         register(AttackSpec(f"apgd_ce{suffix}", make("ce", norm), dict(eps=eps[norm], **base), norm, "whitebox",
                             paper.format("cross-entropy", norm, e, "")))
         register(AttackSpec(f"apgd_dlr{suffix}", make("dlr", norm), dict(eps=eps[norm], **base), norm, "whitebox",

@@ -20,6 +20,10 @@ need repairs, made here without touching the installed package:
   and accepts one image at a time (a tf.Tensor with static batch 1). ``_SPSAAdam`` reuses
   SPSAAdam's own methods on a plain object, and the wrapper loops over the examples.
 
+Parameters use the project's vocabulary (``zoo.threat``): ``step_size``, ``steps``, ``random_start`` and
+``start_radius`` become CleverHans' ``eps_iter``, ``nb_iter``, ``rand_init`` and ``rand_minmax`` here, the
+only module that calls CleverHans.
+
 ``projected_gradient_descent`` with ``norm=2`` is correct: ``random_lp_vector`` samples uniformly
 in the L2 ball per example (Calafiore et al. 1998), ``clip_eta`` rescales per example to
 ||eta||_2 <= eps, and box clipping only shrinks the perturbation (tested).
@@ -38,9 +42,9 @@ from cleverhans.tf2.utils import get_or_guess_labels, set_with_mask
 from eval.attacks.eot import per_draw
 from eval.attacks.registry import AttackSpec, register
 from zoo.errors import ZooError
+from zoo.threat import L2, LINF
 
-EPS = 8.0 / 255.0
-STEP = 2.0 / 255.0
+EPS, STEP = LINF.eps, LINF.step_size
 BOX = dict(clip_min=0.0, clip_max=1.0)
 
 
@@ -50,16 +54,16 @@ def fgsm(model_fn, x, y, params):
 
 
 def bim(model_fn, x, y, params):
-    """BIM (Kurakin et al. 2017): nb_iter FGSM steps of eps_iter, projected on the eps ball, no random start."""
-    return basic_iterative_method(model_fn, x, params["eps"], params["eps_iter"], int(params["nb_iter"]), np.inf,
+    """BIM (Kurakin et al. 2017): ``steps`` FGSM steps of ``step_size``, projected on the eps ball, no random start."""
+    return basic_iterative_method(model_fn, x, params["eps"], params["step_size"], int(params["steps"]), np.inf,
                                   y=y, sanity_checks=False, **BOX)
 
 
 def _pgd(norm):
     def attack(model_fn, x, y, params):
-        rand_minmax = params["rand_minmax"] if params["rand_minmax"] is not None else params["eps"]
-        return projected_gradient_descent(model_fn, x, params["eps"], params["eps_iter"], int(params["nb_iter"]),
-                                          norm, y=y, rand_init=bool(params["rand_init"]), rand_minmax=rand_minmax,
+        rand_minmax = params["start_radius"] if params["start_radius"] is not None else params["eps"]
+        return projected_gradient_descent(model_fn, x, params["eps"], params["step_size"], int(params["steps"]),
+                                          norm, y=y, rand_init=bool(params["random_start"]), rand_minmax=rand_minmax,
                                           sanity_checks=False, **BOX)
     return attack
 
@@ -72,8 +76,8 @@ pgd_l2.__doc__ = ("PGD L2 (Madry et al. 2018): normalised-gradient steps, random
 
 
 def mifgsm(model_fn, x, y, params):
-    """MI-FGSM (Dong et al. 2018): momentum g <- mu g + grad / mean|grad|, step eps_iter * sign(g); ANP uses it."""
-    return momentum_iterative_method(model_fn, x, params["eps"], params["eps_iter"], int(params["nb_iter"]), np.inf,
+    """MI-FGSM (Dong et al. 2018): momentum g <- mu g + grad / mean|grad|, step step_size * sign(g); ANP uses it."""
+    return momentum_iterative_method(model_fn, x, params["eps"], params["step_size"], int(params["steps"]), np.inf,
                                      y=y, decay_factor=params["decay_factor"], sanity_checks=False, **BOX)
 
 
@@ -212,7 +216,7 @@ def spsa(model_fn, x, y, params):
     def loss_fn(x_, label):  # untargeted; under gradient EOT the mean over draws of the per-draw loss
         return per_draw(model_fn, lambda logits: -margin_logit_loss(logits, label, nb_classes=logits.shape[-1]), x_)
 
-    out = [projected_optimization(loss_fn, x[i:i + 1], y[i:i + 1], params["eps"], int(params["nb_iter"]), optimizer,
+    out = [projected_optimization(loss_fn, x[i:i + 1], y[i:i + 1], params["eps"], int(params["steps"]), optimizer,
                                   early_stop_loss_threshold=params["early_stop_loss_threshold"], **BOX)
            for i in range(int(x.shape[0]))]
     return tf.concat(out, axis=0) if out else tf.identity(x)
@@ -221,21 +225,21 @@ def spsa(model_fn, x, y, params):
 for _spec in (
     AttackSpec("fgsm", fgsm, dict(eps=EPS), "linf", "whitebox",
                "PNI sec. 4.1 (FGSM, Goodfellow et al. 2015): eps=8/255", eot_loss=True),
-    AttackSpec("bim", bim, dict(eps=EPS, eps_iter=STEP, nb_iter=10), "linf", "whitebox",
+    AttackSpec("bim", bim, dict(eps=EPS, step_size=STEP, steps=10), "linf", "whitebox",
                "Kurakin et al. 2017 (BIM): eps=8/255, step 2/255, 10 steps", eot_loss=True),
-    AttackSpec("pgd", pgd, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, rand_minmax=None), "linf",
+    AttackSpec("pgd", pgd, dict(eps=EPS, step_size=STEP, steps=7, random_start=True, start_radius=None), "linf",
                "whitebox", "PNI sec. 4.1 (PGD, Madry et al. 2018): eps=8/255, step 2/255, 7 steps (20/40/100 via "
-               "nb_iter), random start in the eps ball", eot_loss=True),
-    AttackSpec("pgd_l2", pgd_l2, dict(eps=0.5, eps_iter=0.1, nb_iter=20, rand_init=True, rand_minmax=None), "l2",
+               "steps), random start in the eps ball", eot_loss=True),
+    AttackSpec("pgd_l2", pgd_l2, dict(eps=L2.eps, step_size=L2.step_size, steps=L2.steps, random_start=True, start_radius=None), "l2",
                "whitebox", "Madry et al. 2018, L2 PGD: eps=0.5 (the usual CIFAR-10 L2 budget), step 0.1, 20 steps",
                eot_loss=True),
-    AttackSpec("mifgsm", mifgsm, dict(eps=EPS, eps_iter=STEP, nb_iter=10, decay_factor=1.0), "linf", "whitebox",
+    AttackSpec("mifgsm", mifgsm, dict(eps=EPS, step_size=STEP, steps=10, decay_factor=1.0), "linf", "whitebox",
                "Dong et al. 2018 (MI-FGSM), as used by ANP: eps=8/255, step 2/255, 10 steps, mu=1.0", eot_loss=True),
     AttackSpec("cw_l2", cw_l2, dict(initial_const=0.01, learning_rate=5e-4, binary_search_steps=9, max_iterations=10,
                                     confidence=0.0, abort_early=True, batch_size=None), "l2", "whitebox",
                "PNI sec. 4.1 (C&W L2, Carlini & Wagner 2017): c=0.01, lr=5e-4, 9 binary-search steps, "
                "10 iterations, kappa=0"),  # EOT: averaged logits (its per-example masks need one logit row each)
-    AttackSpec("spsa", spsa, dict(eps=EPS, nb_iter=10, spsa_samples=64, spsa_iters=1, learning_rate=0.01, delta=0.01,
+    AttackSpec("spsa", spsa, dict(eps=EPS, steps=10, spsa_samples=64, spsa_iters=1, learning_rate=0.01, delta=0.01,
                                   early_stop_loss_threshold=None), "linf", "blackbox",
                "Uesato et al. 2018 (SPSA), gradient-free: eps=8/255, 10 steps, 64 samples, lr=0.01, delta=0.01"),
 ):

@@ -20,9 +20,9 @@ from eval.attacks.registry import AttackSpec, get, register, run_attack
 from zoo import adversarial
 from zoo.errors import ZooError
 from zoo.layers.noise import LaplaceNoise
+from zoo.threat import LINF
 
-EPS = 8.0 / 255.0
-STEP = 2.0 / 255.0
+EPS, STEP = LINF.eps, LINF.step_size
 
 
 def step_ll(model_fn, x, y, params):
@@ -124,9 +124,9 @@ def _weak(fn):
 
 def pgd_fast(model_fn, x, y, params):
     """PGD L-inf (Madry et al. 2018; PNI sec. 4.1) by ``zoo.adversarial.pgd_linf`` in a cached tf.function."""
-    fn = compiled_pgd(model_fn, params["nb_iter"], params["rand_init"], params["jit_compile"])  # "auto": timed
+    fn = compiled_pgd(model_fn, params["steps"], params["random_start"], params["jit_compile"])  # "auto": timed
     return fn(x, tf.cast(y, tf.int32), tf.constant(params["eps"], tf.float32),
-              tf.constant(params["eps_iter"], tf.float32))
+              tf.constant(params["step_size"], tf.float32))
 
 
 # The perturbation study's C&W L2 (Table 1, Fig. 11: foolbox's attack with 100 iterations, 5 binary-search
@@ -170,8 +170,8 @@ def partial_adaptive(model_fn, x, y, params):
 def partial_adaptive_pgd(model_fn, x, y, params):
     """The partially adaptive attack at an L-inf budget: PGD through the Laplace(0, b) surrogate, ``draws`` per step."""
     surrogate = laplace_surrogate(model_fn, params["draws"], params["b"], params["seed"])
-    return adversarial.pgd_linf(surrogate, x, y, params["eps"], params["eps_iter"], int(params["nb_iter"]),
-                                random_start=bool(params["rand_init"]))
+    return adversarial.pgd_linf(surrogate, x, y, params["eps"], params["step_size"], int(params["steps"]),
+                                random_start=bool(params["random_start"]))
 
 
 def transfer(model_fn, x, y, params):
@@ -204,7 +204,7 @@ def majority_vote(model_fn, x, n=9):
 for _spec in (
     AttackSpec("step_ll", step_ll, dict(eps=EPS), "linf", "whitebox",
                "Kurakin et al. 2017 (Adversarial ML at Scale), Step-LL: eps=8/255"),
-    AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, eps_iter=STEP, nb_iter=7, rand_init=True, jit_compile="auto"),
+    AttackSpec("pgd_fast", pgd_fast, dict(eps=EPS, step_size=STEP, steps=7, random_start=True, jit_compile="auto"),
                "linf", "whitebox",
                "PNI sec. 4.1 (PGD, Madry et al. 2018), as `pgd`; zoo.adversarial.pgd_linf in a cached tf.function",
                eot_loss=True),
@@ -217,7 +217,7 @@ for _spec in (
                "Perturbation study Fig. 11 (many noise iterations): partial_adaptive with 32 Laplace draws "
                "averaged per pass (the paper goes to 2^14)"),
     AttackSpec("partial_adaptive_pgd", partial_adaptive_pgd,
-               dict(eps=EPS, eps_iter=STEP, nb_iter=20, rand_init=True, draws=1, b=0.03, seed=None), "linf",
+               dict(eps=EPS, step_size=STEP, steps=20, random_start=True, draws=1, b=0.03, seed=None), "linf",
                "whitebox", "Perturbation study sec. 3.4 at PNI's budget: PGD-20 eps=8/255 step 2/255 through an "
                "assumed Laplace(0, 0.03) input channel, one draw per step"),
     AttackSpec("transfer", transfer, dict(source_fn=None, source_attack="pgd", source_params=None), None, "transfer",

@@ -27,12 +27,13 @@ import tensorflow as tf
 
 from eval.attacks.eot import eot_view
 from zoo.errors import ZooError, choice_error
+from zoo.registry import Registry
 
 NORMS = ("linf", "l2", None)
 KINDS = ("whitebox", "blackbox", "transfer")
 
 # Parameters that are sizes or counts: a negative value is a usage error.
-_NON_NEGATIVE = ("eps", "eps_iter", "nb_iter", "rand_minmax", "decay_factor", "initial_const", "learning_rate",
+_NON_NEGATIVE = ("eps", "step_size", "steps", "start_radius", "decay_factor", "initial_const", "learning_rate",
                  "binary_search_steps", "max_iterations", "confidence", "batch_size", "spsa_samples",
                  "spsa_iters", "delta", "n", "b", "n_restarts", "n_target_classes", "n_queries", "p_init", "rho",
                  "alpha")
@@ -69,27 +70,22 @@ class AttackSpec:
         return self.norm is not None and "eps" in self.defaults
 
 
-ATTACKS = {}
+ATTACKS = Registry("attack")  # name -> AttackSpec
 
 
 def register(spec):
     """Add ``spec`` to ``ATTACKS`` under ``spec.name`` (a name is registered once); returns it."""
-    if spec.name in ATTACKS:
-        raise ValueError(f"attack {spec.name!r} registered twice")
-    ATTACKS[spec.name] = spec
-    return spec
+    return ATTACKS.register(spec.name, spec)
 
 
 def list_attacks():
     """Names accepted by ``get`` / ``run_attack``, sorted."""
-    return sorted(ATTACKS)
+    return ATTACKS.names()
 
 
 def get(name):
     """The ``AttackSpec`` registered as ``name``; one-line ZooError listing the attacks otherwise."""
-    if name not in ATTACKS:
-        raise choice_error("attack", name, ATTACKS)
-    return ATTACKS[name]
+    return ATTACKS.get(name)
 
 
 def _is_number(value):
@@ -112,9 +108,9 @@ def validate_params(spec, overrides):
             raise ZooError(f"attack {spec.name} jit_compile={value!r}: expected True, False or 'auto'")
         if key in _NON_NEGATIVE and _is_number(value) and value < 0:
             raise ZooError(f"attack {spec.name} {key}={value}: expected a value >= 0")
-    eps, eps_iter = params.get("eps"), params.get("eps_iter")
-    if _is_number(eps) and _is_number(eps_iter) and eps > 0 and eps_iter > eps:
-        raise ZooError(f"attack {spec.name} eps_iter={eps_iter}: expected a step <= eps={eps}")
+    eps, step_size = params.get("eps"), params.get("step_size")
+    if _is_number(eps) and _is_number(step_size) and eps > 0 and step_size > eps:
+        raise ZooError(f"attack {spec.name} step_size={step_size}: expected a step <= eps={eps}")
     return params
 
 

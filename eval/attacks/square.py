@@ -161,7 +161,9 @@ def make(norm):
 
 def _register():
     from eval.attacks.registry import AttackSpec, register
-    for norm, name, eps, e in (("linf", "square", 8.0 / 255.0, "8/255"), ("l2", "square_l2", 0.5, "0.5")):
+    from zoo.threat import L2, LINF, format_pixels
+    for norm, name, threat in (("linf", "square", LINF), ("l2", "square_l2", L2)):
+        eps, e = threat.eps, format_pixels(threat.eps, norm)
         register(AttackSpec(name, make(norm), dict(eps=eps, n_queries=5000, p_init=0.8, seed=None), norm, "blackbox",
                             f"Andriushchenko et al. 2020 (Square Attack) Alg. {2 if norm == 'linf' else 3}, margin "
                             f"loss, eps={e}, p_init=0.8, 5,000 queries (AutoAttack sec. 5)"))

@@ -22,8 +22,9 @@ from eval.corruptions.generation import _check_dtype, map_chunks
 from eval.corruptions.registry import check_images
 from eval.corruptions.weather import add_snow, snow_layer_8bit
 from zoo.errors import ZooError, choice_error
+from zoo.registry import Registry
 
-PERTURBATIONS = {}
+PERTURBATIONS = Registry("perturbation")  # name -> Perturbation
 ANP_TABLE10 = ("gaussian_noise", "shot_noise", "speckle_noise", "motion_blur", "zoom_blur", "gaussian_blur",
                "brightness", "spatter", "snow", "translate", "rotate", "tilt")
 DEFAULT_FRAMES = 31
@@ -45,7 +46,7 @@ class Perturbation:
 
 def _register(name, params, random=False, noise=False, published_frames=31, deviation=""):
     def deco(fn):
-        PERTURBATIONS[name] = Perturbation(name, fn, params, random, noise, published_frames, deviation)
+        PERTURBATIONS.register(name, Perturbation(name, fn, params, random, noise, published_frames, deviation))
         return fn
 
     return deco
@@ -213,10 +214,8 @@ def shear(x, frames, rng):
 
 
 def get_perturbation(name):
-    try:
-        return PERTURBATIONS[name]
-    except (KeyError, TypeError):
-        raise choice_error("perturbation", name, PERTURBATIONS) from None
+    """The registered Perturbation, or a one-line ZooError listing what exists."""
+    return PERTURBATIONS.get(name)
 
 
 def flip_reference(name):

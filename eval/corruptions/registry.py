@@ -5,6 +5,7 @@ from typing import Callable
 import numpy as np
 
 from zoo.errors import ZooError, choice_error
+from zoo.registry import Registry
 
 SEVERITIES = (1, 2, 3, 4, 5)
 # the published order (make_cifar_c.py; the CIFAR-10-C file list): 15 benchmark corruptions, 4 extra
@@ -16,7 +17,7 @@ ALL = BENCHMARK + EXTRA
 IMAGE_SHAPE = (32, 32, 3)
 _RANGE_TOL = 1e-6
 
-CORRUPTIONS = {}
+CORRUPTIONS = Registry("corruption")  # name -> Corruption
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ def register(name, params, random=True, benchmark=True):
         raise ValueError(f"{name}: expected {len(SEVERITIES)} severity parameter sets, got {len(params)}")
 
     def deco(fn):
-        CORRUPTIONS[name] = Corruption(name, fn, tuple(params), random, benchmark, (fn.__doc__ or "").strip())
+        CORRUPTIONS.register(name, Corruption(name, fn, tuple(params), random, benchmark, (fn.__doc__ or "").strip()))
         return fn
 
     return deco
@@ -59,10 +60,7 @@ def register(name, params, random=True, benchmark=True):
 
 def get(name):
     """The registered Corruption, or a one-line ZooError listing what exists."""
-    try:
-        return CORRUPTIONS[name]
-    except (KeyError, TypeError):
-        raise choice_error("corruption", name, CORRUPTIONS) from None
+    return CORRUPTIONS.get(name)
 
 
 def check_severity(severity):

@@ -103,7 +103,7 @@ def rows(reports, protocol, baseline):
             cells = {"clean": _find(res, label, "clean", suite=CLEAN_SUITE),
                      "fgsm": _find(res, label, "fgsm", eps=protocol.eps)}
             for k in protocol.steps:
-                cells[f"pgd-{k}"] = _find(res, label, "pgd", eps=protocol.eps, nb_iter=k)
+                cells[f"pgd-{k}"] = _find(res, label, "pgd", eps=protocol.eps, steps=k)
             cw = _find(res, label, "cw_l2")
             cells["cw_acc"] = cw
             cells = {k: (_acc(v) if v else None) for k, v in cells.items()}

@@ -5,8 +5,9 @@ import time
 
 from absl import flags
 
-from zoo.cli import number_list
+from zoo.cli import define_pixels, number_list
 from zoo.errors import ZooError
+from zoo.threat import format_pixels, parse_pixels, pixel_list
 
 FLAGS = flags.FlagValues()  # own flag set: importable beside eval.cli / trainers without name clashes
 
@@ -30,12 +31,13 @@ def define_flags():
     flags.DEFINE_enum("bpda", "auto", ["auto", "on", "off"], "BPDA through non-differentiable channels", **f)
     flags.DEFINE_integer("seed", d.seed, "random seed", **f)
     flags.DEFINE_integer("batch_size", d.batch_size, "attack batch size", **f)
-    flags.DEFINE_float("eps", d.eps, "L-inf budget (pixel scale)", **f)
-    flags.DEFINE_float("step_size", d.step_size, "PGD step size (pixel scale)", **f)
+    define_pixels("eps", d.eps, "L-inf budget, pixel scale: 0.0314 or 8/255 (zoo.threat)", **f)
+    define_pixels("step_size", d.step_size, "PGD step size, pixel scale: 0.0078 or 2/255", **f)
     flags.DEFINE_list("steps", [str(s) for s in d.steps], "PGD step counts of the table", **f)
     flags.DEFINE_integer("eps_curve_steps", d.eps_curve_steps, "PGD steps of the accuracy-vs-eps curve", **f)
     flags.DEFINE_list("steps_list", [str(s) for s in d.steps_list], "PGD steps of the accuracy-vs-steps curve", **f)
-    flags.DEFINE_list("eps_list", ["0", "2", "4", "8", "12", "16"], "eps (x/255) of the accuracy-vs-eps curve", **f)
+    flags.DEFINE_list("eps_list", [format_pixels(e) for e in d.eps_list], "eps of the accuracy-vs-eps curve, pixel "
+                      "scale like --eps (0.0314 or 8/255)", **f)
     flags.DEFINE_integer("cw_iterations", d.cw_iterations, "C&W steps per binary-search step", **f)
     flags.DEFINE_integer("sequence_examples", d.sequence_examples, "images per CIFAR-10-P perturbation", **f)
     flags.DEFINE_integer("boundary_examples", d.boundary_examples, "images of W_f", **f)
@@ -56,15 +58,12 @@ def define_flags():
 
 def protocol_from_flags():
     from eval.leaderboard.protocol import Protocol
-    try:
-        eps_list = tuple(float(e) / 255 for e in FLAGS.eps_list)
-    except ValueError:
-        raise ZooError(f"--eps_list={','.join(FLAGS.eps_list)}: expected numbers (x/255)") from None
+    eps_list = pixel_list("eps_list", FLAGS.eps_list)
     for flag in ("trials", "eot"):
         if getattr(FLAGS, flag) is not None and getattr(FLAGS, flag) < 1:
             raise ZooError(f"--{flag}={getattr(FLAGS, flag)}: expected an integer >= 1 (unset: eval's automatic)")
-    if not 0 <= FLAGS.eps <= 1 or not 0 < FLAGS.step_size <= 1:
-        raise ZooError(f"--eps={FLAGS.eps} / --step_size={FLAGS.step_size}: expected values in [0, 1] (pixel scale)")
+    parse_pixels("eps", FLAGS.eps)
+    parse_pixels("step_size", FLAGS.step_size, positive=True)
     return Protocol(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
                     clean_examples=FLAGS.clean_examples, num_examples=FLAGS.num_examples, trials=FLAGS.trials,
                     eot=FLAGS.eot, eot_mode=FLAGS.eot_mode, bpda={"auto": None, "on": True, "off": False}[FLAGS.bpda],

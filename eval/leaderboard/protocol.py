@@ -31,6 +31,7 @@ import time
 
 from zoo.errors import ZooError
 from zoo.machine import cpu_model
+from zoo.threat import EPS_SWEEP, LINF
 
 SUITES = ("whitebox", "corruption", "perturbation_seq", "boundary")
 ATTACKS = ("fgsm", "pgd", "cw_l2")
@@ -52,12 +53,12 @@ class Protocol:
     bpda: bool = None           # None: BPDA exactly for models with non-differentiable parts
     seed: int = 0
     batch_size: int = 128
-    eps: float = 8 / 255
-    step_size: float = 2 / 255
+    eps: float = LINF.eps
+    step_size: float = LINF.step_size
     steps: tuple = (20, 100)    # the table's PGD columns
     eps_curve_steps: int = 20   # PGD steps of the accuracy-vs-eps curve
     steps_list: tuple = (1, 7, 20, 40, 100)
-    eps_list: tuple = (0.0, 2 / 255, 4 / 255, 8 / 255, 12 / 255, 16 / 255)
+    eps_list: tuple = EPS_SWEEP
     cw_iterations: int = 10
     sequence_examples: int = 100
     boundary_examples: int = 50
@@ -192,7 +193,7 @@ def evaluate(name, version_dir, protocol, work_dir, data, cache_dir=None, verbos
     ctx = Context(config, [model], x_all[:protocol.num_examples], y_all[:protocol.num_examples], report, progress)
     from eval.suites import pgd_params
     for suite_name in protocol.suites:
-        SUITES[suite_name](ctx)
+        SUITES.get(suite_name)(ctx)
         if suite_name == "whitebox":
             for m in ctx.attack_models:  # the table's PGD-k columns (cached when a curve already ran them)
                 for steps in protocol.steps:

@@ -26,6 +26,7 @@ from eval.attacks import run_attack
 from eval.attacks.own import STUDY_CW
 from zoo.errors import choice_error
 from zoo.layers import make_channel
+from zoo.threat import LINF
 
 # (label, spec template, strengths): strengths sweep the channel from mild to strong.
 SWEEPS = {
@@ -107,7 +108,7 @@ def transfer_params(attack="cw_l2", params=None):
     """The attack parameters of the transfer matrix: Table 1's C&W, or PGD-20 L-inf 8/255 (``attack="pgd"``)."""
     if attack not in TRANSFER_ATTACKS:
         raise choice_error("channel transfer attack", attack, TRANSFER_ATTACKS)
-    base = TABLE1_CW if attack == "cw_l2" else {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 20}
+    base = TABLE1_CW if attack == "cw_l2" else LINF.pgd()
     return {**base, **(params or {})}
 
 
@@ -140,7 +141,7 @@ def transfer_matrix(model, x, y, channels=None, attack="cw_l2", params=None, bat
         how = (f"adaptive C&W L2, {params['max_iterations']} iterations, {params['binary_search_steps']} "
                f"binary-search steps, c0 {params['initial_const']}")
     else:
-        how = f"PGD-{params['nb_iter']} L-inf eps {params['eps'] * 255:.3g}/255"
+        how = f"PGD-{params['steps']} L-inf eps {params['eps'] * 255:.3g}/255"
     return dict(name="transfer_matrix", model=model.name, rows=[EMPTY] + labels, cols=labels, values=values,
                 row_label="attack crafted against model + channel (Empty: none)",
                 col_label="evaluated on model + channel",
@@ -151,7 +152,7 @@ def recovery_windows(model, x, y, sigmas=(0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1
                      bpda=None):
     """Study Fig. 2: PGD examples crafted on the deterministic model (BPDA through its non-differentiable
     parts), then Gaussian noise of growing sigma; frequency of the original / adversarial / other class."""
-    params = {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 20, **(params or {})}
+    params = {**LINF.pgd(), **(params or {})}
     fn = model.model_fn("deterministic")
     x_adv = run_attack("pgd", model.model_fn(_gradient_mode(model, bpda)), tf.constant(x), tf.constant(y),
                        **params).numpy()

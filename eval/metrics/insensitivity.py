@@ -27,8 +27,8 @@ def polluted(method, model_fn, x, y, eps, rng):
     if method in ("fgsm", "step_ll"):
         out = run_attack(method, model_fn, tf.constant(x), tf.constant(y), eps=eps).numpy()
     elif method == "pgd":
-        out = run_attack("pgd", model_fn, tf.constant(x), tf.constant(y), eps=eps, eps_iter=eps / 4,
-                         nb_iter=10).numpy()
+        out = run_attack("pgd", model_fn, tf.constant(x), tf.constant(y), eps=eps, step_size=eps / 4,
+                         steps=10).numpy()
     elif method == "gaussian_noise":
         out = x + rng.normal(0.0, eps, x.shape)
     elif method == "shot_noise":

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from eval.attacks import majority_vote, run_attack
 from zoo.errors import ZooError, choice_error
+from zoo.threat import LINF
 
 PROTOCOLS = {"default": {}, "pni": {"eot": 1, "trials": 5}}
 
@@ -129,7 +130,7 @@ def autoattack_plan(version, eps, apgd_iterations=100, square_queries=5000):
     """[(attack, params)] of an AutoAttack version (Croce & Hein 2020 sec. 5): ``standard`` = APGD-CE,
     APGD-T (9 targets), Square (5,000 queries); ``rand`` = APGD-CE and APGD-DLR (with EOT 20). FAB-T of
     the standard version is not implemented here (BUILD.md section 8)."""
-    apgd = {"eps": eps, "nb_iter": int(apgd_iterations), "n_restarts": 1}
+    apgd = {"eps": eps, "steps": int(apgd_iterations), "n_restarts": 1}
     if version == "standard":
         return [("apgd_ce", apgd), ("apgd_t", {**apgd, "n_target_classes": 9}),
                 ("square", {"eps": eps, "n_queries": int(square_queries)})]
@@ -147,7 +148,7 @@ def resolve_autoattack_version(model, version="auto"):
     return version
 
 
-def autoattack(model, x, y, version="auto", eps=8 / 255, eot=None, trials=None, bpda=None, seed=0, batch_size=128,
+def autoattack(model, x, y, version="auto", eps=LINF.eps, eot=None, trials=None, bpda=None, seed=0, batch_size=128,
                eot_mode="gradient", apgd_iterations=100, square_queries=5000, progress=None):
     """AutoAttack (Croce & Hein 2020): each attack of the version runs only on the points still robust.
 

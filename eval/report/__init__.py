@@ -3,7 +3,7 @@ plots. No TensorFlow here: a baseline report can be read with numpy and matplotl
 ``report.json`` (fields, conventions, Markdown formats, atomic writes): docs/REPORT_SCHEMA.md.
 
     report = Report(meta={"models": ["pni_w"], "dataset": "cifar10", "split": "test", ...})
-    report.add_result(model="pni_w", attack="pgd", params={"eps": 8 / 255, "nb_iter": 20},
+    report.add_result(model="pni_w", attack="pgd", params={"eps": 8 / 255, "steps": 20},
                       accuracy=0.4594, std=0.0011, trials=5, eot=8, bpda=False, seed=0,
                       seconds=812.4, num_examples=500)
     paths = report.write("reports/latest")   # {"json": ..., "markdown": ..., "plots": [...]}
@@ -27,7 +27,7 @@ from eval.report.layout import _plot_plan
 from eval.report.markdown import format_accuracy, format_params, render_markdown  # noqa: F401
 from eval.report.plots import _PLOTTERS, DPI, _plot_curves  # noqa: F401
 from eval.report.validate import (JSON_NAME, MARKDOWN_NAME, SCHEMA_VERSION, TOP_LEVEL_KEYS, _bool, _check_fields,
-                                  _fail, _float, _float_list, _int, _jsonable, _str, _str_list)
+                                  _fail, _optional_str, _float, _float_list, _int, _jsonable, _str, _str_list)
 
 
 class Report:
@@ -73,11 +73,10 @@ class Report:
         out["seed"] = _int(kind, "seed", row["seed"])
         out["seconds"] = _float(kind, "seconds", row["seconds"], 0.0)
         out["num_examples"] = _int(kind, "num_examples", row["num_examples"], 1)
-        for field in ("defense", "suite", "notes", "noise", "eot_mode"):
-            if row.get(field) is not None:
-                out[field] = _str(kind, field, row[field])
-                if field in self._CHOICES and out[field] not in self._CHOICES[field]:
-                    raise _fail(kind, field, f"must be one of {', '.join(self._CHOICES[field])}", out[field])
+        _optional_str(kind, row, out, ("defense", "suite", "notes", "noise", "eot_mode"))
+        for field, choices in self._CHOICES.items():
+            if field in out and out[field] not in choices:
+                raise _fail(kind, field, f"must be one of {', '.join(choices)}", out[field])
         if row.get("votes") is not None:
             out["votes"] = _int(kind, "votes", row["votes"], 1)
         if row.get("l2_distortion") is not None:
@@ -96,9 +95,7 @@ class Report:
             out["std"] = _float_list(kind, "std", curve["std"], len(out["x"]))
             if any(s < 0 for s in out["std"]):
                 raise _fail(kind, "std", "must be >= 0 everywhere", out["std"])
-        for field in ("series", "paper"):
-            if curve.get(field) is not None:
-                out[field] = _str(kind, field, curve[field])
+        _optional_str(kind, curve, out, ("series", "paper"))
         self._data["curves"].append(out)
         return copy.deepcopy(out)
 
@@ -116,9 +113,7 @@ class Report:
             raise _fail(kind, "values", f"must be a list of {len(out['rows'])} rows (one per entry of rows)",
                         values)
         out["values"] = [_float_list(kind, f"values[{i}]", r, len(out["cols"])) for i, r in enumerate(values)]
-        for field in ("model", "paper"):
-            if matrix.get(field) is not None:
-                out[field] = _str(kind, field, matrix[field])
+        _optional_str(kind, matrix, out, ("model", "paper"))
         self._data["matrices"].append(out)
         return copy.deepcopy(out)
 
@@ -131,9 +126,7 @@ class Report:
         out = {"name": _str(kind, "name", check["name"]), "passed": _bool(kind, "passed", check["passed"]),
                "numbers": _jsonable(check["numbers"], "add_check: numbers"),
                "explanation": _str(kind, "explanation", check["explanation"])}
-        for field in ("model", "paper"):
-            if check.get(field) is not None:
-                out[field] = _str(kind, field, check[field])
+        _optional_str(kind, check, out, ("model", "paper"))
         self._data["checks"].append(out)
         return copy.deepcopy(out)
 

@@ -44,7 +44,7 @@ def _fmt_param(key, value):
 
 
 def format_params(params):
-    """Short form of attack parameters: 'eps=8/255 eps_iter=2/255 nb_iter=20' ('—' when empty)."""
+    """Short form of attack parameters: 'eps=8/255 step_size=2/255 steps=20' ('—' when empty)."""
     return " ".join(f"{k}={_fmt_param(k, v)}" for k, v in (params or {}).items()) or "—"
 
 

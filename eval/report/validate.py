@@ -35,6 +35,14 @@ def _str(kind, field, value):
     return value
 
 
+def _optional_str(kind, given, out, fields):
+    """Copy each of ``fields`` that ``given`` sets (not None) into ``out``, checked as a non-empty string."""
+    for field in fields:
+        if given.get(field) is not None:
+            out[field] = _str(kind, field, given[field])
+    return out
+
+
 def _bool(kind, field, value):
     if not isinstance(value, (bool, np.bool_)):
         raise _fail(kind, field, "must be a bool", value)

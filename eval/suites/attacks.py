@@ -46,7 +46,7 @@ def add_worst_case(ctx, model, attacks, suite_name):
     base = ctx.result(model, "clean")
     correct = [ctx.correct(model, "clean")] + [ctx.correct(model, a, p) for a, p in attacks]
     acc, std, trials = worst_case(correct)
-    labels = [a + (f"-{p['nb_iter']}" if "nb_iter" in p else "") for a, p in attacks]
+    labels = [a + (f"-{p['steps']}" if "steps" in p else "") for a, p in attacks]
     rows = [ctx.result(model, a, p) for a, p in attacks]
     eot = max(r["eot"] for r in [base] + rows)
     row = dict(model=model.name, attack="worst_case", params={"eps": ctx.config.eps, "attacks": labels},
@@ -140,7 +140,7 @@ def obfuscation_suite(ctx):
         rows = {"fgsm": ctx.result(model, "fgsm", {"eps": c.eps}, suite_name="obfuscation"),
                 "pgd": ctx.result(model, "pgd", pgd_params(c, max(c.steps)), suite_name="obfuscation"),
                 "spsa": ctx.result(model, "spsa", ATTACK_PARAMS["spsa"](c), suite_name="obfuscation"),
-                "unbounded": ctx.result(model, "pgd", {"eps": 1.0, "eps_iter": 0.1, "nb_iter": max(c.steps)},
+                "unbounded": ctx.result(model, "pgd", {"eps": 1.0, "step_size": 0.1, "steps": max(c.steps)},
                                         suite_name="obfuscation")}
         ctx.progress(f"{model.name}: random sampling")
         random_acc = obfuscation.random_sampling(model, ctx.x, ctx.y, c.eps, seed=c.seed)

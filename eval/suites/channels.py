@@ -22,5 +22,5 @@ def channels_suite(ctx):
         for curve_dict in curves:
             ctx.report.add_curve(**{**curve_dict, "series": curve_dict["series"]})
         ctx.result(model, "partial_adaptive", {}, suite_name="channels", x=x, y=y)
-        ctx.result(model, "partial_adaptive_pgd", {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
+        ctx.result(model, "partial_adaptive_pgd", {"eps": c.eps, "step_size": min(c.step_size, c.eps)},
                    suite_name="channels", x=x, y=y)

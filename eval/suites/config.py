@@ -5,12 +5,13 @@ import os
 from eval.attacks.eot import EOT_MODES
 from eval.metrics.robustness import AUTOATTACK_VERSIONS, protocol_settings
 from zoo.errors import ZooError, choice_error
+from zoo.threat import EPS_SWEEP, INSENSITIVITY_EPS, LINF
 
 NOISE = ("on", "off", "both")
 
-EPS = 8 / 255
+EPS = LINF.eps
 BOUNDARY_SEARCH_LIMIT = 64.0  # L2 distance ([0,1] pixels) up to which boundary rays are searched
-STEP = 2 / 255
+STEP = LINF.step_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,7 @@ class EvalConfig:
     eps: float = EPS
     step_size: float = STEP
     steps: tuple = (7, 20)
-    eps_list: tuple = (0.0, 2 / 255, 4 / 255, 8 / 255, 12 / 255, 16 / 255)
+    eps_list: tuple = EPS_SWEEP
     steps_list: tuple = (1, 7, 20, 40, 100)
     attacks: tuple = ("fgsm", "pgd", "bim", "mifgsm", "step_ll", "pgd_l2", "cw_l2")
     majority_vote: bool = False
@@ -47,7 +48,7 @@ class EvalConfig:
     sequence_examples: int = 100
     boundary_examples: int = 50
     directions: int = 32
-    insensitivity_eps: tuple = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
+    insensitivity_eps: tuple = INSENSITIVITY_EPS
     saliency_examples: int = 8
     insensitivity_examples: int = 100
     analysis_examples: int = 64         # M1 / M2 histograms

@@ -2,15 +2,15 @@
 import json
 
 from eval.metrics.robustness import evaluate
+from zoo.registry import Registry
+from zoo.threat import LINF
 
-SUITES = {}
+SUITES = Registry("suite")  # name -> fn(ctx)
 
 
 def suite(name):
-    def wrap(fn):
-        SUITES[name] = fn
-        return fn
-    return wrap
+    """Decorator: register ``fn(ctx)`` as the eval suite ``name`` (``--suite=name``)."""
+    return SUITES.register(name)
 
 
 class Context:
@@ -62,24 +62,24 @@ def _short(params):
 
 
 def pgd_params(config, steps, eps=None):
-    """PGD-k at ``eps`` with the configured step, never larger than eps itself."""
-    eps = config.eps if eps is None else eps
-    return {"eps": eps, "eps_iter": min(config.step_size, eps), "nb_iter": int(steps)}
+    """PGD-k at ``eps`` (default ``--eps``) with ``--step_size``, or eps itself where the budget is smaller
+    (``zoo.threat.ThreatModel.step_for``; the step used is in the report row's params)."""
+    return LINF.pgd(steps=steps, eps=config.eps if eps is None else eps, step_size=config.step_size)
 
 
 ATTACK_PARAMS = {
     "fgsm": lambda c: {"eps": c.eps},
-    "bim": lambda c: {"eps": c.eps, "eps_iter": c.step_size, "nb_iter": 10},
-    "mifgsm": lambda c: {"eps": c.eps, "eps_iter": c.step_size, "nb_iter": 10},
+    "bim": lambda c: {"eps": c.eps, "step_size": c.step_size, "steps": 10},
+    "mifgsm": lambda c: {"eps": c.eps, "step_size": c.step_size, "steps": 10},
     "step_ll": lambda c: {"eps": c.eps},
     "pgd_l2": lambda c: {},
     "cw_l2": lambda c: {"max_iterations": c.cw_iterations},
-    "spsa": lambda c: {"eps": c.eps, "nb_iter": 10},
+    "spsa": lambda c: {"eps": c.eps, "steps": 10},
     "partial_adaptive": lambda c: {},             # Study Table 1's C&W L2 through a Laplace surrogate
     "partial_adaptive_unlimited": lambda c: {},   # Study Fig. 11: many Laplace draws per pass
-    "partial_adaptive_pgd": lambda c: {"eps": c.eps, "eps_iter": min(c.step_size, c.eps)},
-    "apgd_ce": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
-    "apgd_dlr": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
-    "apgd_t": lambda c: {"eps": c.eps, "nb_iter": c.apgd_iterations},
+    "partial_adaptive_pgd": lambda c: {"eps": c.eps, "step_size": min(c.step_size, c.eps)},
+    "apgd_ce": lambda c: {"eps": c.eps, "steps": c.apgd_iterations},
+    "apgd_dlr": lambda c: {"eps": c.eps, "steps": c.apgd_iterations},
+    "apgd_t": lambda c: {"eps": c.eps, "steps": c.apgd_iterations},
     "square": lambda c: {"eps": c.eps, "n_queries": c.square_queries},
 }

@@ -11,7 +11,7 @@ def _train(tmp, name, **kw):
                 augment=False, run_dir=os.path.join(tmp, "runs"), export_dir=os.path.join(tmp, "export"),
                 export_name=name, eps=0.1, step_size=0.03, steps=3)
     base.update(kw)
-    return run.train(TrainConfig(**base), verbose=0)
+    return run.train(TrainConfig.from_flat(**base), verbose=0)
 
 
 @pytest.fixture(scope="session")

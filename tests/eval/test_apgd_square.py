@@ -64,7 +64,7 @@ def test_checkpoints_follow_the_paper_schedule():
 
 
 def test_registered_defaults_are_the_papers():
-    assert get("apgd_ce").defaults == dict(eps=EPS, nb_iter=100, n_restarts=1, rho=0.75, alpha=0.75)
+    assert get("apgd_ce").defaults == dict(eps=EPS, steps=100, n_restarts=1, rho=0.75, alpha=0.75)
     assert get("apgd_t").defaults["n_target_classes"] == 9 and get("apgd_t").norm == "linf"
     assert get("apgd_ce_l2").norm == "l2" and get("apgd_ce_l2").defaults["eps"] == 0.5
     assert get("square").defaults == dict(eps=EPS, n_queries=5000, p_init=0.8, seed=None)
@@ -109,7 +109,7 @@ def test_apgd_reaches_the_analytic_optimum_of_a_linear_model(name):
         optimum = _flat(x) + eps * direction / np.linalg.norm(d)
         reach = eps * np.linalg.norm(d)
     tf.random.set_seed(0)
-    x_adv = run_attack(name, model_fn, x, y, eps=eps, nb_iter=20).numpy()
+    x_adv = run_attack(name, model_fn, x, y, eps=eps, steps=20).numpy()
     np.testing.assert_allclose(_flat(x_adv), optimum, atol=2e-3 if name == "apgd_ce_l2" else 1e-5)
     expected = _margin(model_fn, x, y) - reach
     np.testing.assert_allclose(_margin(model_fn, x_adv, y), expected, atol=2e-4 * np.abs(expected).max())
@@ -131,7 +131,7 @@ def test_apgd_t_fools_a_multiclass_linear_model_exactly_beyond_the_closed_form_b
     assert need.max() < 0.4  # x +- 1.1 need stays inside [0, 1]
     for eps, fooled in ((1.1 * need.max(), True), (0.9 * need.min(), False)):
         tf.random.set_seed(0)
-        x_adv = run_attack("apgd_t", model_fn, x, y, eps=float(eps), nb_iter=20).numpy()
+        x_adv = run_attack("apgd_t", model_fn, x, y, eps=float(eps), steps=20).numpy()
         assert np.all((np.argmax(model_fn(x_adv).numpy(), 1) != y) == fooled), (eps, need)
 
 
@@ -160,7 +160,7 @@ def lenet():
 def test_every_attack_stays_in_its_ball_and_the_box(lenet, name):
     _, model_fn, x, y = lenet
     spec = get(name)
-    fast = dict(n_queries=200) if "square" in name else dict(nb_iter=10)
+    fast = dict(n_queries=200) if "square" in name else dict(steps=10)
     if name.startswith("apgd_t"):
         fast["n_target_classes"] = 2
     tf.random.set_seed(0)
@@ -204,7 +204,7 @@ def test_fooled_examples_leave_the_batch(name, budget):
     counter = tf.Variable(0, dtype=tf.int64)
     model_fn = _linear_model(w, counter)
     x, y = np.concatenate([x_easy, x_hard]), np.concatenate([y_easy, y_hard])
-    params = dict(nb_iter=budget) if name == "apgd_ce" else dict(n_queries=budget, seed=0)
+    params = dict(steps=budget) if name == "apgd_ce" else dict(n_queries=budget, seed=0)
     counter.assign(0)
     tf.random.set_seed(0)
     x_adv = run_attack(name, model_fn, x, y, **params).numpy()
@@ -261,7 +261,7 @@ def test_attacks_trace_once_per_model_shape_and_attack(random_served):
     y = rng.integers(0, 10, 12).astype(np.int64)
     assert model.model_fn("served", 2, "gradient") is model.model_fn("served", 2, "gradient")
     before = compute_gradient.experimental_get_tracing_count()
-    for attack, params in (("fgsm", {}), ("pgd", {"nb_iter": 2}), ("apgd_ce", {"nb_iter": 3})):
+    for attack, params in (("fgsm", {}), ("pgd", {"steps": 2}), ("apgd_ce", {"steps": 3})):
         evaluate(model, x, y, attack, params, eot=2, trials=2, batch_size=4)
     assert compute_gradient.experimental_get_tracing_count() - before == 1
     step = loss_and_gradient(model.model_fn("served", 2, "gradient"), "ce")

@@ -75,9 +75,9 @@ def test_registry_table_is_complete():
         assert isinstance(spec, AttackSpec) and spec.name == name and get(name) is spec and spec.paper
     assert get("spsa").kind == "blackbox" and get("transfer").kind == "transfer"
     assert get("pgd_l2").norm == "l2" and get("pgd").norm == "linf"
-    assert get("pgd").defaults == dict(eps=EPS, eps_iter=2 / 255, nb_iter=7, rand_init=True, rand_minmax=None)
+    assert get("pgd").defaults == dict(eps=EPS, step_size=2 / 255, steps=7, random_start=True, start_radius=None)
     assert {k: v for k, v in get("pgd_fast").defaults.items() if k != "jit_compile"} == \
-        {k: v for k, v in get("pgd").defaults.items() if k != "rand_minmax"}
+        {k: v for k, v in get("pgd").defaults.items() if k != "start_radius"}
     cw = get("cw_l2").defaults
     assert (cw["initial_const"], cw["learning_rate"], cw["binary_search_steps"], cw["max_iterations"],
             cw["confidence"]) == (0.01, 5e-4, 9, 10, 0.0)
@@ -89,8 +89,8 @@ def test_registry_table_is_complete():
 @pytest.mark.parametrize("name,overrides", [
     ("fgsm", {}),
     ("bim", {}),
-    ("pgd", dict(nb_iter=10)),
-    ("pgd_fast", dict(nb_iter=10)),
+    ("pgd", dict(steps=10)),
+    ("pgd_fast", dict(steps=10)),
     ("mifgsm", {}),
     ("step_ll", {}),  # 2 classes, y = prediction: the least-likely class is the other one
 ])
@@ -105,16 +105,16 @@ def test_linf_attacks_reach_the_analytic_optimum(linear, name, overrides):
 def test_pgd_l2_reaches_the_analytic_optimum(linear):
     model_fn, x, y, d = linear
     eps = 0.3
-    x_adv = run_attack("pgd_l2", model_fn, x, y, eps=eps, eps_iter=eps, nb_iter=30)  # random start, then converge
+    x_adv = run_attack("pgd_l2", model_fn, x, y, eps=eps, step_size=eps, steps=30)  # random start, then converge
     direction = _direction(d, y)
     optimum = _flat(x) + eps * direction / np.linalg.norm(direction, axis=1, keepdims=True)
     np.testing.assert_allclose(_flat(x_adv), optimum, atol=1e-3)
 
 
 def test_pgd_l2_random_start_is_inside_the_ball_per_example(linear):
-    """CleverHans' L2 random init (nb_iter=0 returns it): every example inside ||.||_2 <= eps, not at 0."""
+    """CleverHans' L2 random init (steps=0 returns it): every example inside ||.||_2 <= eps, not at 0."""
     model_fn, x, y, _ = linear
-    x_adv = run_attack("pgd_l2", model_fn, x, y, nb_iter=0)
+    x_adv = run_attack("pgd_l2", model_fn, x, y, steps=0)
     norms = np.linalg.norm(_flat(x_adv) - _flat(x), axis=1)
     assert np.all(norms <= 0.5 * (1 + 1e-6)) and np.all(norms > 0.25)
     assert len(np.unique(np.round(norms, 6))) > 1  # drawn per example, not one radius for the batch
@@ -123,9 +123,9 @@ def test_pgd_l2_random_start_is_inside_the_ball_per_example(linear):
 def test_pgd_fast_jit_matches_eager_optimum_and_reuses_its_trace(linear):
     model_fn, x, y, d = linear
     optimum = _flat(x) + EPS * np.sign(_direction(d, y))
-    x_jit = run_attack("pgd_fast", model_fn, x, y, nb_iter=5, rand_init=False, jit_compile=True)
+    x_jit = run_attack("pgd_fast", model_fn, x, y, steps=5, random_start=False, jit_compile=True)
     np.testing.assert_allclose(_flat(x_jit), optimum, atol=1e-5)
-    run_attack("pgd_fast", model_fn, x, y, eps=4 / 255, eps_iter=1 / 255, nb_iter=5, rand_init=False,
+    run_attack("pgd_fast", model_fn, x, y, eps=4 / 255, step_size=1 / 255, steps=5, random_start=False,
                jit_compile=True)  # another eps: a tensor argument, no retrace
     assert compiled_pgd(model_fn, 5, False, True).experimental_get_tracing_count() == 1
 
@@ -137,15 +137,15 @@ def test_pgd_fast_auto_times_both_keeps_the_faster_and_caches(linear, tmp_path, 
     big_x, big_y = np.repeat(x, 6, axis=0), np.repeat(y, 6)  # 36 images: timed (>= AUTO_JIT_MIN_BATCH)
     optimum = _flat(big_x) + EPS * np.sign(_direction(d, big_y))
     before = len(own.JIT_DECISIONS)
-    x_adv = run_attack("pgd_fast", model_fn, big_x, big_y, nb_iter=5, rand_init=False)  # the default: auto
+    x_adv = run_attack("pgd_fast", model_fn, big_x, big_y, steps=5, random_start=False)  # the default: auto
     np.testing.assert_allclose(_flat(x_adv), optimum, atol=1e-5)  # either choice reaches the optimum
     decision = own.JIT_DECISIONS[before]
     rates = decision["images_per_s"]
     assert decision["jit_compile"] is (rates["xla"] > rates["no_xla"]) and decision["why"].startswith("auto: XLA ")
     assert (tmp_path / "robustness_zoo" / "jit.json").exists()
-    run_attack("pgd_fast", lambda z: model_fn(z), big_x, big_y, nb_iter=5, rand_init=False)  # a new model_fn
+    run_attack("pgd_fast", lambda z: model_fn(z), big_x, big_y, steps=5, random_start=False)  # a new model_fn
     assert own.JIT_DECISIONS[-1]["why"].endswith("(cached measurement)")
-    run_attack("pgd_fast", lambda z: model_fn(z), x, y, nb_iter=5, rand_init=False)  # 6 images: not timed
+    run_attack("pgd_fast", lambda z: model_fn(z), x, y, steps=5, random_start=False)  # 6 images: not timed
     assert own.JIT_DECISIONS[-1] == {"attack": "pgd_linf", "steps": 5, "jit_compile": False,
                                      "why": "auto: a batch of 6 (< 32) is not timed"}
     with pytest.raises(ZooError, match=re.escape("attack pgd_fast jit_compile='yes': expected True, False or 'auto'")):
@@ -159,11 +159,11 @@ def test_eps_zero_returns_the_images(linear):
 
 # ---------------------------------------------------------------- budgets (conv model)
 
-_FAST = {"spsa": dict(nb_iter=2, spsa_samples=8), "partial_adaptive_pgd": dict(nb_iter=5),
+_FAST = {"spsa": dict(steps=2, spsa_samples=8), "partial_adaptive_pgd": dict(steps=5),
          "partial_adaptive": dict(max_iterations=5, binary_search_steps=2),
          "partial_adaptive_unlimited": dict(draws=2, max_iterations=5, binary_search_steps=2),
          "cw_l2": dict(batch_size=3),  # batch_size < N: the second (smaller) batch runs too
-         **{n: dict(nb_iter=5) for n in ("apgd_ce", "apgd_dlr", "apgd_t", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2")},
+         **{n: dict(steps=5) for n in ("apgd_ce", "apgd_dlr", "apgd_t", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2")},
          "square": dict(n_queries=100, seed=0), "square_l2": dict(n_queries=100, seed=0)}
 
 
@@ -321,7 +321,7 @@ def test_partial_adaptive_makes_draws_model_calls_per_step(linear, name, draws):
 def test_partial_adaptive_pgd_takes_one_draw_per_step_and_stays_in_budget(linear):
     model_fn, x, y, _ = linear
     counting = _Counting(model_fn, x.shape)
-    x_adv = run_attack("partial_adaptive_pgd", counting, x, y, nb_iter=5, seed=2).numpy()
+    x_adv = run_attack("partial_adaptive_pgd", counting, x, y, steps=5, seed=2).numpy()
     assert int(counting.calls.numpy()) == 5  # 5 PGD steps, one Laplace draw and one gradient each
     assert np.abs(x_adv - x).max() <= EPS + 1e-6 and x_adv.min() >= 0.0 and x_adv.max() <= 1.0
 
@@ -385,7 +385,7 @@ def test_step_larger_than_budget_is_rejected(linear):
     model_fn, x, y, _ = linear
     with pytest.raises(ZooError) as err:
         run_attack("bim", model_fn, x, y, eps=1 / 255)
-    assert "eps_iter" in _one_line(err)
+    assert "step_size" in _one_line(err)
 
 
 def test_images_outside_the_unit_box_name_the_range(linear):

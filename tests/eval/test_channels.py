@@ -56,7 +56,7 @@ def test_table1_config_is_the_published_protocol():
     assert ch.TABLE1_EXAMPLES == 2000
     assert inspect.signature(ch.transfer_matrix).parameters["attack"].default == "cw_l2"
     assert ch.transfer_params() == STUDY_CW
-    assert ch.transfer_params("pgd") == {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 20}
+    assert ch.transfer_params("pgd") == {"eps": 8 / 255, "step_size": 2 / 255, "steps": 20}
     config = EvalConfig(models=("m",))
     assert (config.channel_attack, config.channel_examples) == ("cw_l2", None)  # None: the suite's images
     # the partially adaptive attacker's surrogate is Table 1's Laplace channel
@@ -102,8 +102,8 @@ def test_transfer_matrix_crafts_row_channels_with_table1_cw_and_known_values(mod
 def test_pgd_stays_available(models, data, monkeypatch):
     calls = []
     monkeypatch.setattr(ch, "run_attack", lambda name, fn, xb, yb, **p: calls.append((name, p)) or tf.identity(xb))
-    out = ch.transfer_matrix(models["linear"], *data, attack="pgd", params={"nb_iter": 7})
-    assert {name for name, _ in calls} == {"pgd"} and calls[0][1] == {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 7}
+    out = ch.transfer_matrix(models["linear"], *data, attack="pgd", params={"steps": 7})
+    assert {name for name, _ in calls} == {"pgd"} and calls[0][1] == {"eps": 8 / 255, "step_size": 2 / 255, "steps": 7}
     assert "PGD-7" in out["paper"]
 
 
@@ -146,7 +146,7 @@ class _ModeSpy:
 def test_recovery_windows_attack_the_deterministic_model_through_bpda(models, data, name, gradient_mode):
     spy = _ModeSpy(models[name])
     x, y = data
-    curves, broken = ch.recovery_windows(spy, x, y, sigmas=(0.0, 0.05), draws=2, params={"nb_iter": 5})
+    curves, broken = ch.recovery_windows(spy, x, y, sigmas=(0.0, 0.05), draws=2, params={"steps": 5})
     assert set(spy.modes) == {gradient_mode, "deterministic"}
     for i in range(2):  # frequencies of original / adversarial / other class sum to 1 where anything broke
         total = sum(c["y"][i] for c in curves)

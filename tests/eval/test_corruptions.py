@@ -413,7 +413,7 @@ def test_generate_caches_and_second_call_loads(images, tmp_path, monkeypatch):
         raise AssertionError("regenerated instead of loading from the cache")
 
     for n in names:
-        monkeypatch.setitem(registry.CORRUPTIONS, n, dataclasses.replace(registry.CORRUPTIONS[n], fn=boom))
+        monkeypatch.setitem(registry.CORRUPTIONS._entries, n, dataclasses.replace(registry.CORRUPTIONS[n], fn=boom))
     second = cc.generate(images, names, sevs, seed=4, cache_dir=tmp_path, progress=False)
     for k in first:
         np.testing.assert_array_equal(np.asarray(second[k]), np.asarray(first[k]))
@@ -446,7 +446,7 @@ def test_cache_write_is_atomic(images, tmp_path, monkeypatch):
             raise RuntimeError("interrupted")
         return original.fn(x, s, rng)
 
-    monkeypatch.setitem(registry.CORRUPTIONS, "brightness", dataclasses.replace(original, fn=fail_on_second))
+    monkeypatch.setitem(registry.CORRUPTIONS._entries, "brightness", dataclasses.replace(original, fn=fail_on_second))
     with pytest.raises(RuntimeError):
         cc.generate(images, ("brightness",), (1, 2), cache_dir=tmp_path, progress=False)
     files = sorted(f for f in os.listdir(tmp_path / sub) if f != "meta.json")
@@ -467,7 +467,7 @@ def test_chunks_and_threads_do_not_change_results(images, monkeypatch):
 def test_perturbation_cache_loads(images, tmp_path, monkeypatch):
     first = cc.perturbation_sequence(images[:4], "rotate", frames=31, cache_dir=tmp_path, dtype="uint8")
     p = cc.PERTURBATIONS["rotate"]
-    monkeypatch.setitem(pert.PERTURBATIONS, "rotate", dataclasses.replace(p, fn=None))  # calling it would fail
+    monkeypatch.setitem(pert.PERTURBATIONS._entries, "rotate", dataclasses.replace(p, fn=None))  # calling it would fail
     second = cc.perturbation_sequence(images[:4], "rotate", frames=31, cache_dir=tmp_path, dtype="uint8")
     np.testing.assert_array_equal(np.asarray(second), first)
 

@@ -68,7 +68,7 @@ def test_gradient_eot_step_is_the_mean_of_the_per_draw_loss_gradients():
     gradients (Athalye et al. 2018, E[grad L]); the logit-averaged model gives g = 0 and does not move."""
     draw, w, counter = _sign_flip_model(classes=3)
     x, y = _data(classes=3)
-    step = dict(eps=0.05, eps_iter=0.05, nb_iter=1, rand_init=False)
+    step = dict(eps=0.05, step_size=0.05, steps=1, random_start=False)
     counter.assign(0)
     moved = run_attack("pgd_l2", EOTModel(draw, 2, "gradient"), x, y, **step).numpy() - x
     expected = np.mean(_hand_gradients(w, x, y), axis=0)
@@ -85,10 +85,10 @@ def test_logit_averaging_cancels_where_loss_gradient_averaging_does_not(name):
     draw, _, counter = _sign_flip_model()
     x, y = _data()
     params = {"eps": 0.05}
-    if "nb_iter" in get(name).defaults:
-        params.update(eps_iter=0.05, nb_iter=1)
-    if "rand_init" in get(name).defaults:
-        params["rand_init"] = False
+    if "steps" in get(name).defaults:
+        params.update(step_size=0.05, steps=1)
+    if "random_start" in get(name).defaults:
+        params["random_start"] = False
     counter.assign(0)
     logits = run_attack(name, EOTModel(draw, 2, "logits"), x, y, **params).numpy()
     counter.assign(0)

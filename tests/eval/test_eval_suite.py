@@ -13,7 +13,7 @@ from zoo import data
 from zoo.errors import ZooError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PGD = {"eps": 0.1, "eps_iter": 0.025, "nb_iter": 10}
+PGD = {"eps": 0.1, "step_size": 0.025, "steps": 10}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_bpda_breaks_a_color_depth_defense_that_plain_pgd_does_not(digits_models
     model = model_lib.load(digits_models["color_depth"])
     x, y = digits_test
     clean = evaluate(model, x, y, "clean")
-    strong = {"eps": 0.2, "eps_iter": 0.05, "nb_iter": 20}  # 2 bits = 4 levels: rounding steps of 1/3
+    strong = {"eps": 0.2, "step_size": 0.05, "steps": 20}  # 2 bits = 4 levels: rounding steps of 1/3
     plain = evaluate(model, x, y, "pgd", strong, bpda=False)
     bpda = evaluate(model, x, y, "pgd", strong, bpda=True)
     assert clean["accuracy"] > 0.6
@@ -62,8 +62,8 @@ def test_saved_model_and_keras_file_give_the_same_result(digits_models, digits_t
     in_memory = model_lib.load(digits_models["plain_keras"])
     np.testing.assert_allclose(served.model_fn()(x).numpy(), in_memory.model_fn()(x).numpy(), atol=1e-4)
     a = evaluate(served, x, y, "pgd", PGD)
-    b = evaluate(in_memory, x, y, "pgd", {**PGD, "rand_init": False})
-    c = evaluate(served, x, y, "pgd", {**PGD, "rand_init": False})
+    b = evaluate(in_memory, x, y, "pgd", {**PGD, "random_start": False})
+    c = evaluate(served, x, y, "pgd", {**PGD, "random_start": False})
     assert b["accuracy"] == c["accuracy"]
     assert abs(a["accuracy"] - c["accuracy"]) < 0.1
 
@@ -87,7 +87,7 @@ def test_cli_writes_json_markdown_and_plots(digits_models, tmp_path):
     report_dir = tmp_path / "report"
     done = _eval_cli(f"--model={digits_models['plain']}", f"--model={digits_models['pni']}", "--dataset=digits",
                      "--num_examples=48", "--suite=whitebox,transfer", "--attacks=fgsm,pgd,step_ll",
-                     "--steps=3", "--steps_list=1,3", "--eps_list=0,8,25", "--eps=0.1", "--step_size=0.03",
+                     "--steps=3", "--steps_list=1,3", "--eps_list=0,8/255,25/255", "--eps=0.1", "--step_size=0.03",
                      "--trials=2", "--eot=2", f"--report_dir={report_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((report_dir / "report.json").read_text())

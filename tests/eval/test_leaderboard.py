@@ -15,7 +15,7 @@ CARD_HEAD = "# {name}\n\nHand-written text that must survive.\n"
 CARD_TAIL = "\nTrailing notes, also kept.\n"
 
 TINY = ["--clean_examples=8", "--num_examples=4", "--trials=2", "--eot=2", "--steps=1,2", "--eps_curve_steps=1",
-        "--steps_list=1,2", "--eps_list=0,8", "--cw_iterations=1", "--sequence_examples=2", "--boundary_examples=2",
+        "--steps_list=1,2", "--eps_list=0,8/255", "--cw_iterations=1", "--sequence_examples=2", "--boundary_examples=2",
         "--directions=4", "--batch_size=8", "--dataset=synthetic32", "--baseline=plain"]
 
 

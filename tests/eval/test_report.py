@@ -27,7 +27,7 @@ def _full_report():
                        "dataset": "cifar10", "split": "test", "num_examples": 500, "seed": 0,
                        "suites": ["whitebox", "obfuscation"], "started_at": "2024-05-01T12:00:00",
                        "versions": {"python": "3.11", "numpy": np.__version__}})
-    rep.add_result(**_row(model="pni_w", attack="pgd", params={"eps": EPS, "eps_iter": 2 / 255, "nb_iter": 20},
+    rep.add_result(**_row(model="pni_w", attack="pgd", params={"eps": EPS, "step_size": 2 / 255, "steps": 20},
                           accuracy=0.4594, std=0.0011, trials=5, eot=8, bpda=True, seconds=812.4,
                           defense="majority_vote", suite="whitebox"))
     rep.add_result(**_row(attack="cw_l2", params={"max_iterations": 10}, accuracy=np.float32(0.125),
@@ -113,7 +113,7 @@ def test_markdown_reads_well(written):
     md = open(paths["markdown"], encoding="utf-8").read()
     assert md.startswith("# ")
     assert "45.94 ± 0.11 % (5 trials)" in md and "83.84" not in md and "12.50 %" in md
-    assert "eps=8/255 eps_iter=2/255 nb_iter=20" in md
+    assert "eps=8/255 step_size=2/255 steps=20" in md
     assert "cifar10 (test split)" in md and "whitebox, obfuscation" in md and "2024-05-01T12:00:00" in md
     assert "python -m eval --model=a --model=b" in md
     assert "✅" in md and "❌" in md and "fgsm_accuracy=61.00 %, pgd_accuracy=45.94 %" in md
@@ -148,7 +148,7 @@ def test_format_accuracy():
 
 def test_format_params():
     assert format_params({"eps": EPS, "steps": 20}) == "eps=8/255 steps=20"
-    assert format_params({"eps": 0.03, "eps_iter": 2 / 255}) == "eps=0.03 eps_iter=2/255"
+    assert format_params({"eps": 0.03, "step_size": 2 / 255}) == "eps=0.03 step_size=2/255"
     assert format_params({"eps": 1.0, "c": 0.5}) == "eps=1 c=0.5"  # the whole box is not "255/255"
     assert format_params({"eps": [0.0, 4 / 255, 8 / 255]}) == "eps=[0,4/255,8/255]"
     assert format_params({"step_size": 2 / 255, "norm": "inf"}) == "step_size=2/255 norm=inf"

@@ -146,7 +146,7 @@ def _fake_report(work_dir, name, version_dir, protocol, pgd, random=False):
     results = [{"model": name, "attack": "clean", "params": {}, "accuracy": 0.8, "std": 0.0, "trials": 1, "eot": 1,
                 "bpda": False, "seed": 0, "seconds": 1.0, "num_examples": 8, "suite": protocol_lib.CLEAN_SUITE}]
     for label, a in ((name, pgd),) + (((f"{name} (noise off)", pgd / 2),) if random else ()):
-        results += [{"model": label, "attack": "pgd", "params": {"eps": protocol.eps, "nb_iter": k},
+        results += [{"model": label, "attack": "pgd", "params": {"eps": protocol.eps, "steps": k},
                      "accuracy": a, "std": 0.0, "trials": 1, "eot": 1, "bpda": False, "seed": 0, "seconds": 1.0,
                      "num_examples": 4, "suite": "whitebox"} for k in protocol.steps]
     report = {"schema_version": 1, "results": results, "curves": [], "matrices": [], "checks": [], "histograms": [],

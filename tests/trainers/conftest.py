@@ -14,7 +14,7 @@ def tiny_config(method, **overrides):
                 lr=0.05, lr_boundaries=(), weight_decay=5e-4, steps=2, eps=0.1, step_size=0.05, augment=False,
                 anp_layers=2, anp_clean_epochs=0)
     base.update(overrides)
-    return TrainConfig(**base)
+    return TrainConfig.from_flat(**base)
 
 
 def make_trainer(config, input_shape=(8, 8, 1), num_classes=10):

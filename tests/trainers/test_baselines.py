@@ -103,7 +103,7 @@ def test_robustnet_adv_trains_on_pgd_examples_of_the_true_labels(adversarial_fla
     config = tiny_config("robustnet", adversarial=adversarial_flag, sigma_init=0.1, sigma_inner=0.1,
                          eps=8 / 255, step_size=0.01, steps=2)
     trainer = make_trainer(config)
-    noise = [l for l in trainer.net._flatten_layers() if isinstance(l, zoo.layers.GaussianNoise)]
+    noise = [l for l in trainer.net._flatten_layers() if isinstance(l, zoo.layers.GaussianNoiseLayer)]
     assert len(noise) == 19 and {n.stddev for n in noise} == {0.1}
     x, y = digits_batch
     calls = []

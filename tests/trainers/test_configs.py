@@ -4,7 +4,6 @@ Also checks, per layer of the built model, the noise scales the papers give: Rob
 first conv and 0.1 inside, RobustNet Adv. 0.1 everywhere (Study sec. 3.7), ANP's hidden-noise
 baseline 0.1 on every hidden layer, ParamNet's fixed weight-noise scale, and the band-limited convs.
 """
-import dataclasses
 import glob
 import os
 
@@ -17,7 +16,7 @@ from tests.conftest import ROOT
 from trainers import cli
 from trainers.base import TRAINERS
 from trainers.config import validate
-from zoo.layers import FFTCompress, GaussianNoise, ParamNoiseConv2D, ParamNoiseDense
+from zoo.layers import FFTCompress, GaussianNoiseLayer, ParamNoiseConv2D, ParamNoiseDense
 
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(str(ROOT / "configs" / "*.cfg")))
 FRAGMENTS = {"smoke.cfg"}  # included by other configs, not a setup of its own
@@ -79,9 +78,10 @@ def test_config_parses_validates_and_builds(name):
     assert model.output_shape == (None, 10)
     if name.endswith("_smoke.cfg"):
         full = parse(name.replace("_smoke.cfg", ".cfg"))
-        changed = {f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(full, f.name)}
+        flat, full_flat = config.as_dict(), full.as_dict()  # the flags' names (Variant fields flat)
+        changed = {k for k, v in flat.items() if v != full_flat[k]}
         assert changed <= SMOKE_FIELDS, f"{name} changes {sorted(changed - SMOKE_FIELDS)} of its full config"
-        assert config.width <= 1.0 and config.num_train_examples <= 256 and config.epochs <= 3
+        assert config.variant.width <= 1.0 and config.num_train_examples <= 256 and config.epochs <= 3
 
 
 @pytest.mark.parametrize("name, first, rest", [
@@ -91,7 +91,7 @@ def test_config_parses_validates_and_builds(name):
 def test_robustnet_sigma_per_noise_layer(name, first, rest):
     """Study sec. 3.7: RobustNet 0.2 at the input and 0.1 inside; RobustNet Adv. 0.1 in every noise layer."""
     model = build(parse(name))
-    noise = layers_of(model, GaussianNoise)
+    noise = layers_of(model, GaussianNoiseLayer)
     assert len(noise) == len(layers_of(model, keras.layers.Conv2D)) == 19  # one before every conv
     assert [layer.stddev for layer in noise] == [first] + [rest] * 18
 
@@ -112,7 +112,7 @@ def test_anp_gaussian_baselines():
     """ANP: every hidden layer perturbed by N(0, 0.1) (13 convs of VGG-16), and N(0, 0.1) on training inputs."""
     hidden = parse("gaussian_hidden_vgg16_cifar10.cfg")
     model = build(hidden)
-    noise = layers_of(model, GaussianNoise)
+    noise = layers_of(model, GaussianNoiseLayer)
     assert hidden.model == "vgg16" and len(noise) == 13 and {n.stddev for n in noise} == {0.1}
     assert all(n.inference_noise for n in noise)
     inputs = parse("gaussian_input_vgg16_cifar10.cfg")

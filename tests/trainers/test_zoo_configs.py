@@ -43,7 +43,7 @@ def test_one_config_per_zoo_model():
 @pytest.mark.parametrize("name", sorted(TRAINED))
 def test_trained_configs_parse_validate_and_share_the_recipe(name):
     config = validate(parse(name, TRAINED[name]), zoo.list_models(), TRAINERS)
-    assert config.export_name == name and config.model == "resnet20" and config.width == 1.0
+    assert config.export_name == name and config.model == "resnet20" and config.variant.width == 1.0
     assert config.dataset == "../shared/data/cifar10_jpeg/1.0.0" and config.augment
     assert (config.lr_schedule, config.warmup_epochs, config.batch_size) == ("cosine", 1, 128)
     adversarial = name in ("pat_resnet20", "pni_w_resnet20", "robustnet_adv_resnet20")
@@ -51,9 +51,9 @@ def test_trained_configs_parse_validate_and_share_the_recipe(name):
         assert (config.epochs, config.steps, config.step_size, config.attack_bn) == (6, 7, 0.01, "eval")
         assert abs(config.eps - 8 / 255) < 1e-9
     if name == "pni_w_noadv_resnet20":
-        assert config.pni == "W" and config.w_adv == 0
+        assert config.variant.pni == "w" and config.w_adv == 0  # --pni=W, canonical name "w"
     if name.startswith("robustnet"):
-        assert (config.sigma_init, config.sigma_inner) == ((0.1, 0.1) if adversarial else (0.2, 0.1))
+        assert (config.variant.sigma_init, config.variant.sigma_inner) == ((0.1, 0.1) if adversarial else (0.2, 0.1))
 
 
 @pytest.mark.parametrize("name", sorted(CHANNELS))

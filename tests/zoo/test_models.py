@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import zoo
 from zoo.errors import ZooError
-from zoo.layers import (ColorDepth, FFTCompress, GaussianNoise, LaplaceNoise, NoiseRegister, Normalize,
+from zoo.layers import (ColorDepth, FFTCompress, GaussianNoiseLayer, LaplaceNoise, NoiseRegister, Normalize,
                         PadShortcut, ParamNoiseConv2D, ParamNoiseDense, PNIConv2D, PNIDense, SVDCompress,
                         UniformNoise)
 
@@ -62,7 +62,7 @@ def test_every_architecture_builds_every_variant(name):
 
 def test_variant_layers_are_where_the_papers_put_them():
     rn = zoo.create("resnet20", width=0.25, robustnet=True, sigma_init=0.2, sigma_inner=0.1)
-    noise = [l for l in rn._flatten_layers() if isinstance(l, GaussianNoise)]
+    noise = [l for l in rn._flatten_layers() if isinstance(l, GaussianNoiseLayer)]
     convs = [l for l in rn._flatten_layers() if isinstance(l, keras.layers.Conv2D)]
     assert len(noise) == len(convs) == 19  # one before every conv
     assert noise[0].stddev == 0.2 and {n.stddev for n in noise[1:]} == {0.1}
@@ -76,7 +76,7 @@ def test_variant_layers_are_where_the_papers_put_them():
 def test_hidden_noise_sits_on_every_pre_activation():
     """ANP's z_m: after conv + BN (and after the ANP register, if any), before the ReLU / residual add."""
     model = zoo.create("resnet20", width=0.25, hidden_noise=0.1, anp_layers=2)
-    noise = [l for l in model._flatten_layers() if isinstance(l, GaussianNoise)]
+    noise = [l for l in model._flatten_layers() if isinstance(l, GaussianNoiseLayer)]
     assert len(noise) == 19 and {n.stddev for n in noise} == {0.1}  # one per conv of ResNet-20 (all hidden)
     sources = [n.input._keras_history[0] for n in noise]
     assert [type(s).__name__ for s in sources[:2]] == ["NoiseRegister", "NoiseRegister"]
@@ -93,7 +93,7 @@ def _roundtrip(model, tmp_path, x):
 
 
 @pytest.mark.parametrize("layer", [
-    GaussianNoise(0.1, seed=1), UniformNoise(0.05), LaplaceNoise(0.02), Normalize([0.5] * 3, [0.2] * 3),
+    GaussianNoiseLayer(0.1, seed=1), UniformNoise(0.05), LaplaceNoise(0.02), Normalize([0.5] * 3, [0.2] * 3),
     ColorDepth(3), FFTCompress(0.6), SVDCompress(4), NoiseRegister(), PadShortcut(6, 2),
     PNIConv2D(4, 3, pni="w+a_out", granularity="channelwise", padding="same"), PNIDense(3, pni="a_in"),
     ParamNoiseConv2D(4, 3, sigma=0.2, train_noise=False, padding="same"), ParamNoiseDense(3, sigma=0.1),

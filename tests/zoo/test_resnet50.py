@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import zoo
 from zoo import data
-from zoo.layers import ColorDepth, GaussianNoise, NoiseRegister, Normalize, PNIConv2D, PNIDense
+from zoo.layers import ColorDepth, GaussianNoiseLayer, NoiseRegister, Normalize, PNIConv2D, PNIDense
 
 TORCHVISION_RESNET50 = 25_557_032  # torchvision.models.resnet50(): sum(p.numel() for p in parameters())
 
@@ -76,7 +76,7 @@ def test_every_variant_builds_and_runs_at_64x64(variant):
         alphas = [v for v in m.trainable_weights if "alpha" in v.path]
         assert len(alphas) == 54 and zoo.count_params(m, include_alpha=True) == PARAMS_10_CLASSES + 54
     if variant.get("robustnet"):  # RobustNet: a noise layer before every conv, sigma_init before the first
-        noise = layers_of(m, GaussianNoise)
+        noise = layers_of(m, GaussianNoiseLayer)
         assert len(noise) == len(convs) == 53
         assert noise[0].stddev == 0.2 and {n.stddev for n in noise[1:]} == {0.1}
     if "channel" in variant:  # the channel sits between the [0,1] input and Normalize

@@ -20,7 +20,7 @@ class LATTrainer(Trainer):
 
     @classmethod
     def model_options(cls, config):
-        return {**super().model_options(config), "anp_layers": max(config.anp_layers, 1)}
+        return {**super().model_options(config), "anp_layers": max(config.variant.anp_layers, 1)}
 
     def __init__(self, net, config, **kwargs):
         super().__init__(net, config, **kwargs)

@@ -19,4 +19,4 @@ class ParamNetTrainer(VanillaTrainer):
 
     @classmethod
     def model_options(cls, config):
-        return {**super().model_options(config), "paramnet": config.paramnet or DEFAULT_SIGMA}
+        return {**super().model_options(config), "paramnet": config.variant.paramnet or DEFAULT_SIGMA}

@@ -20,7 +20,7 @@ class PNITrainer(AdversarialTrainer):
     @classmethod
     def model_options(cls, config):
         options = super().model_options(config)
-        options["pni"] = config.pni or "W"
+        options["pni"] = config.variant.pni or "W"
         return options
 
     def objective(self, x, y):

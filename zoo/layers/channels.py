@@ -8,14 +8,14 @@ import inspect
 from zoo.errors import ZooError, choice_error
 from zoo.layers.color_depth import ColorDepth
 from zoo.layers.fft_compress import FFTCompress
-from zoo.layers.noise import GaussianNoise, LaplaceNoise, UniformNoise
+from zoo.layers.noise import GaussianNoiseLayer, LaplaceNoise, UniformNoise
 from zoo.layers.svd_compress import SVDCompress
 
 CHANNELS = {
     "fft_compress": FFTCompress,
     "color_depth": ColorDepth,
     "svd_compress": SVDCompress,
-    "gaussian": GaussianNoise,
+    "gaussian": GaussianNoiseLayer,
     "uniform": UniformNoise,
     "laplace": LaplaceNoise,
 }

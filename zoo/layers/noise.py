@@ -1,10 +1,10 @@
 """Fixed-scale additive noise layers, active in training and inference.
 
-``GaussianNoise`` is RobustNet's noise layer (Liu et al. 2018; perturbation study section 3.7: a noise
+``GaussianNoiseLayer`` is RobustNet's noise layer (Liu et al. 2018; perturbation study section 3.7: a noise
 layer before every convolution, sigma_init before the first and sigma_inner before the rest). The
 three layers are also the perturbation study's noisy input channels (Gauss, Uniform, Laplace;
-Appendix D.1, Fig. 1). Unlike ``keras.layers.GaussianNoise`` they stay on at inference unless
-``inference_noise=False``.
+Appendix D.1, Fig. 1). Unlike ``keras.layers.GaussianNoise`` (training only) they stay on at inference
+unless ``inference_noise=False``; hence the name ``GaussianNoiseLayer``, not Keras' ``GaussianNoise``.
 """
 import keras
 import tensorflow as tf
@@ -35,8 +35,10 @@ class _AdditiveNoise(StochasticLayer):
         return config
 
 
+# The three distributions below differ only in ``sample`` and the name of their scale; each is its own
+# registered class because a saved model names the layer it holds (and Keras registers classes, not instances).
 @keras.saving.register_keras_serializable(package="zoo")
-class GaussianNoise(_AdditiveNoise):
+class GaussianNoiseLayer(_AdditiveNoise):
     """x + N(0, stddev^2): RobustNet noise layer and the study's Gaussian input channel."""
 
     scale_name = "stddev"
@@ -50,6 +52,12 @@ class GaussianNoise(_AdditiveNoise):
     @property
     def stddev(self):
         return self.scale
+
+
+GaussianNoise = GaussianNoiseLayer  # the class's name until issue 14; zoo.layers keeps it importable
+# .keras files saved before the rename name the class "zoo>GaussianNoise": that name loads the same class
+# (a lookup entry only: new saves keep the registered name "zoo>GaussianNoiseLayer")
+keras.saving.get_custom_objects()["zoo>GaussianNoise"] = GaussianNoiseLayer
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -52,7 +52,7 @@ class _ParamNoiseMixin:
         return dict(sigma=self.sigma, train_noise=self.train_noise, inference_noise=self.inference_noise,
                     seed=self.seed)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None):  # _PNIMixin.call's shape with only a fixed-scale kernel noise (see its doc)
         outputs = self.linear(inputs, tf.cast(self.noisy_kernel(training), inputs.dtype))
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))

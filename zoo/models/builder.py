@@ -7,7 +7,7 @@ themselves, so every variant works for every architecture:
   (layer output), ``"A-b"`` (layer input), ``"I"`` (input of the first layer only), ``"W+A-a"``,
   ``"W+A-b"``; the internal names ``w``, ``a_out``, ``a_in``, ``i`` are accepted too.
 * ``pni_granularity``: ``layerwise`` (paper default), ``channelwise``, ``elementwise``.
-* ``robustnet``: a GaussianNoise layer before every conv, ``sigma_init`` before the first and
+* ``robustnet``: a GaussianNoiseLayer before every conv, ``sigma_init`` before the first and
   ``sigma_inner`` before the rest (RobustNet, Liu et al. 2018; perturbation study sec. 3.7).
 * ``anp_layers``: m, a NoiseRegister after the affine transformation (conv + BN) and before the
   activation of the first m hidden layers (ANP Algorithm 1 line 8; "top-m layers", ANP Fig. 2).
@@ -21,7 +21,7 @@ themselves, so every variant works for every architecture:
   et al. 2019): an FFTCompress layer keeping the lowest ``fft_fraction`` of each channel's spectrum
   right before the chosen convs, in training and inference: ``"input"`` (the first conv, i.e. the
   network input), ``"all"``, or conv indices in build order (``"0,3,5"``).
-* ``hidden_noise``: sigma > 0, a GaussianNoise N(0, sigma^2) layer on the pre-activation of every
+* ``hidden_noise``: sigma > 0, a GaussianNoiseLayer N(0, sigma^2) on the pre-activation of every
   hidden layer (after conv/dense + BN, before ReLU; ANP's z_m), in training and inference (ANP sec.
   "Is It Necessary to Inject Noises to All Layers?": "randomly perturbing each layer with gaussian
   noise N(0, 0.1)").
@@ -31,8 +31,8 @@ import dataclasses
 import keras
 
 from zoo.errors import ZooError, choice_error
-from zoo.layers import (FFTCompress, FusedBatchNorm, GaussianNoise, NoiseRegister, ParamNoiseConv2D, ParamNoiseDense,
-                        PNIConv2D, PNIDense, make_channel, parse_placement)
+from zoo.layers import (FFTCompress, FusedBatchNorm, GaussianNoiseLayer, NoiseRegister, ParamNoiseConv2D,
+                        ParamNoiseDense, PNIConv2D, PNIDense, make_channel, parse_placement)
 from zoo.layers.pni import ALPHA_INIT, GRANULARITIES, PNI_VARIANTS, parse_pni  # noqa: F401 (re-exported)
 
 
@@ -63,24 +63,31 @@ def parse_fft_layers(spec):
     return tuple(sorted(indices))
 
 
+def _field(default, help, **metadata):
+    """A dataclass field with its flag help (and closed ``choices``) in ``metadata``."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A model variant; every field is a keyword of ``zoo.create``."""
+    """A model variant; every field is a keyword of ``zoo.create``. A field's ``metadata["help"]`` is the help
+    of the trainers' flag of the same name (``trainers.cli.define_flags``); ``mean``/``std`` come from the dataset."""
 
-    width: float = 1.0
-    pni: str = None
-    pni_granularity: str = "layerwise"
-    pni_alpha_init: float = ALPHA_INIT
-    robustnet: bool = False
-    sigma_init: float = 0.2
-    sigma_inner: float = 0.1
-    anp_layers: int = 0
-    channel: str = None
-    paramnet: float = 0.0
-    paramnet_train_noise: bool = True
-    fft_layers: str = None
-    fft_fraction: float = 0.5
-    hidden_noise: float = 0.0
+    width: float = _field(1.0, "width multiplier (PNI Table 3: 1, 1.5, 2, 4)")
+    pni: str = _field(None, "PNI variant: W, A-a, A-b, I, W+A-a, W+A-b (PNI Table 2); the pni method defaults to W")
+    pni_granularity: str = _field("layerwise", "layerwise | channelwise | elementwise", choices=GRANULARITIES)
+    pni_alpha_init: float = _field(ALPHA_INIT, "PNI: initial alpha of every noise scale (PNI sec. 3.1: 0.25)")
+    robustnet: bool = _field(False, "Gaussian noise layer before every conv (RobustNet)")
+    sigma_init: float = _field(0.2, "RobustNet noise std before the first conv")
+    sigma_inner: float = _field(0.1, "RobustNet noise std before the other convs")
+    anp_layers: int = _field(0, "ANP/LAT: noise registers on the first m hidden layers (top-m)")
+    channel: str = _field(None, "input channel spec, e.g. color_depth:bits=4 or fft_compress:fraction=0.7")
+    paramnet: float = _field(0.0, "ParamNet: fixed weight noise of std sigma * std(w) on every conv/dense (Study 3.6)")
+    paramnet_train_noise: bool = _field(True, "ParamNet: noise in training too (off: inference only)")
+    fft_layers: str = _field(None, "band-limited convs: FFTCompress before 'input' (first conv), 'all', or "
+                             "conv indices '0,3,5' (Study App. E.1.1)")
+    fft_fraction: float = _field(0.5, "band-limited convs: kept fraction of each spectrum (1 - compression rate)")
+    hidden_noise: float = _field(0.0, "Gaussian noise std on every hidden layer's pre-activation (ANP baseline)")
     mean: tuple = None
     std: tuple = None
 
@@ -162,7 +169,7 @@ class Builder:
         self.num_convs += 1
         if self.variant.robustnet:
             sigma = self.variant.sigma_init if first else self.variant.sigma_inner
-            x = GaussianNoise(sigma, name=f"{name}_noise")(x)
+            x = GaussianNoiseLayer(sigma, name=f"{name}_noise")(x)
         if self._band_limited(index):
             x = FFTCompress(self.variant.fft_fraction, name=f"{name}_fft")(x)
         placements = self._placements(first)
@@ -199,7 +206,7 @@ class Builder:
         if self.num_hidden <= self.variant.anp_layers:
             x = NoiseRegister(name=f"{name}_anp")(x)
         if self.variant.hidden_noise:
-            x = GaussianNoise(self.variant.hidden_noise, name=f"{name}_hidden_noise")(x)
+            x = GaussianNoiseLayer(self.variant.hidden_noise, name=f"{name}_hidden_noise")(x)
         return x
 
     def bn(self, x, name):

@@ -1,20 +1,31 @@
 """Model registry: a flag value maps to one table entry (``zoo.create(name, ...)``)."""
 import inspect
+from typing import Callable, NamedTuple
 
 import keras
 
 from zoo.errors import ZooError, choice_error
 from zoo.layers import Normalize, is_alpha
 from zoo.models.builder import Builder, Variant
+from zoo.registry import Registry
 
-_MODELS = {}
-_INPUT_DEFAULTS = {}  # name -> input_shape / mean / std used when create() is given none
+MODELS = Registry("model")  # name -> _Model
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics on [0,1] pixels
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_INPUT_SHAPE = (32, 32, 3)
+
+
+class _Model(NamedTuple):
+    """One registered architecture: its function, default keywords and input defaults (None: the CIFAR-10 ones)."""
+
+    fn: Callable
+    defaults: dict
+    input_shape: tuple = None
+    mean: tuple = None
+    std: tuple = None
 
 
 def register(name, input_shape=None, mean=None, std=None, **defaults):
@@ -25,10 +36,7 @@ def register(name, input_shape=None, mean=None, std=None, **defaults):
     ``defaults``: default architecture keywords."""
 
     def wrap(fn):
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} registered twice")
-        _MODELS[name] = (fn, defaults)
-        _INPUT_DEFAULTS[name] = dict(input_shape=input_shape, mean=mean, std=std)
+        MODELS.register(name, _Model(fn, defaults, input_shape, mean, std))
         return fn
 
     return wrap
@@ -36,7 +44,7 @@ def register(name, input_shape=None, mean=None, std=None, **defaults):
 
 def list_models():
     """Names accepted by ``create``."""
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def _is_int(value):
@@ -45,9 +53,9 @@ def _is_int(value):
 
 
 def _default_stats(name, channels):
-    own = _INPUT_DEFAULTS[name]
-    if own["mean"] is not None and len(own["mean"]) == channels:
-        return tuple(own["mean"]), tuple(own["std"])
+    own = MODELS[name]
+    if own.mean is not None and len(own.mean) == channels:
+        return tuple(own.mean), tuple(own.std)
     if channels == 3:
         return CIFAR10_MEAN, CIFAR10_STD
     return (0.5,) * channels, (0.25,) * channels
@@ -64,9 +72,8 @@ def create(name, num_classes=10, input_shape=None, **options):
     ``sigma_init``, ``sigma_inner``, ``anp_layers``, ``channel``, ``mean``, ``std``; see
     ``zoo.models.builder``) plus the architecture's own keywords.
     """
-    if name not in _MODELS:
-        raise choice_error("model", name, _MODELS)
-    fn, defaults = _MODELS[name]
+    entry = MODELS.get(name)  # ZooError: unknown model 'x': expected one of ...
+    fn, defaults = entry.fn, entry.defaults
     arch_params = [p for p in inspect.signature(fn).parameters if p not in ("builder", "x", "num_classes")]
     unknown = set(options) - set(Variant.fields()) - set(arch_params)
     if unknown:
@@ -75,11 +82,11 @@ def create(name, num_classes=10, input_shape=None, **options):
         raise ZooError(f"num_classes={num_classes!r}: expected an integer >= 2")
     for key, fixed in defaults.items():  # e.g. depth: the registered name fixes it (resnet20 is depth 20)
         if key in options and (options[key] != fixed or (_is_int(fixed) and not _is_int(options[key]))):
-            same = sorted(n for n, (f, d) in _MODELS.items() if f is fn)
+            same = sorted(n for n, other in MODELS.items() if other.fn is fn)
             raise ZooError(f"{key}={options[key]!r} for model {name!r}: its {key} is {fixed} (fixed by the name); "
                            f"expected one of the registered models {', '.join(same)}")
     if input_shape is None:
-        input_shape = _INPUT_DEFAULTS[name]["input_shape"] or DEFAULT_INPUT_SHAPE
+        input_shape = entry.input_shape or DEFAULT_INPUT_SHAPE
     try:
         ok = len(input_shape) == 3 and all(_is_int(d) and d >= 1 for d in input_shape)
     except TypeError:
