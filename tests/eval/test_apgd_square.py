@@ -15,7 +15,7 @@ from zoo.errors import ZooError
 EPS = 8.0 / 255.0
 SHAPE = (8, 8, 1)
 DIM = int(np.prod(SHAPE))
-NEW = ("apgd_ce", "apgd_dlr", "apgd_t", "square", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2", "square_l2")
+NEW = ("apgd_ce", "apgd_dlr", "apgd_t", "square", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2", "square_l2", "pgd_exit")
 
 
 def _linear_model(w, counter=None):
@@ -195,7 +195,7 @@ def test_square_lowers_accuracy_at_least_as_much_as_spsa_with_the_same_queries()
 # ---------------------------------------------------------------- early exit
 
 
-@pytest.mark.parametrize("name, budget", [("apgd_ce", 20), ("square", 100)])
+@pytest.mark.parametrize("name, budget", [("apgd_ce", 20), ("square", 100), ("pgd_exit", 20)])
 def test_fooled_examples_leave_the_batch(name, budget):
     """Four images already fooled by any step (margin 0.05 of the reach) and four out of reach (margin 3x):
     the model must see the robust four on every step but the fooled four only at the start."""
@@ -204,17 +204,39 @@ def test_fooled_examples_leave_the_batch(name, budget):
     counter = tf.Variable(0, dtype=tf.int64)
     model_fn = _linear_model(w, counter)
     x, y = np.concatenate([x_easy, x_hard]), np.concatenate([y_easy, y_hard])
-    params = dict(steps=budget) if name == "apgd_ce" else dict(n_queries=budget, seed=0)
+    params = dict(n_queries=budget, seed=0) if name == "square" else dict(steps=budget)
     counter.assign(0)
     tf.random.set_seed(0)
     x_adv = run_attack(name, model_fn, x, y, **params).numpy()
     rows = int(counter.numpy())  # image rows the model saw during the attack
-    evaluations = budget + 1 if name == "apgd_ce" else budget  # APGD: x^0 .. x^N; Square: n_queries in all
+    evaluations = budget if name == "square" else budget + 1  # APGD, PGD: x^0 .. x^N; Square: n_queries in all
     pred = np.argmax(model_fn(x_adv).numpy(), 1)
     assert np.all(pred[:4] != y[:4]) and np.all(pred[4:] == y[4:])
     # APGD's first step reaches the optimum (fooled by x^1); Square's random search needs a few queries
-    slack = 4 * 2 if name == "apgd_ce" else 4 * 10
+    slack = 4 * 10 if name == "square" else 4 * 2
     assert 4 * evaluations <= rows <= 4 * evaluations + slack, (rows, evaluations)  # without early exit: 8x
+
+
+def test_pgd_exit_keeps_the_first_fooling_iterate_and_fools_all_that_plain_pgd_fools():
+    """Two-class linear model, no random start: every step lowers the margin by step * ||d||_1, so an image at
+    margin 1.2 steps is fooled by iterate 2 exactly; one at 3 eps is never fooled. Plain PGD (zoo.adversarial)
+    fools the same images; early exit returns iterate 2 for them and costs 3 full batches, then half."""
+    from eval.attacks.early_exit import pgd_early_exit
+    from zoo.adversarial import pgd_linf
+    step, steps = 2 / 255, 10
+    w, x_easy, y_easy, d = _two_class(margin_scale=0.3, n=4, seed=0)  # 0.3 eps = 1.2 steps of 2/255
+    _, x_hard, y_hard, _ = _two_class(margin_scale=3.0, n=4, seed=0)
+    model_fn = _linear_model(w)
+    x, y = np.concatenate([x_easy, x_hard]), np.concatenate([y_easy, y_hard])
+    cost = []
+    adv = pgd_early_exit(model_fn, x, y, EPS, step, steps, random_start=False, cost=cost).numpy()
+    plain = pgd_linf(model_fn, tf.constant(x), tf.constant(y), EPS, step, steps, random_start=False).numpy()
+    fooled = np.argmax(model_fn(adv).numpy(), 1) != y
+    fooled_plain = np.argmax(model_fn(plain).numpy(), 1) != y
+    assert fooled.tolist() == [True] * 4 + [False] * 4 and np.all(fooled >= fooled_plain)
+    np.testing.assert_allclose(np.abs(_flat(adv[:4]) - _flat(x[:4])).max(1), 2 * step, rtol=1e-5)  # iterate 2
+    assert np.abs(_flat(adv[4:]) - _flat(x[4:])).max() <= EPS + 1e-6
+    assert cost == [3 * 8 + (steps - 3) * 4]  # without early exit: steps * 8
 
 
 # ---------------------------------------------------------------- EOT and tracing

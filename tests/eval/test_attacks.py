@@ -69,7 +69,8 @@ def _flat(a):
 def test_registry_table_is_complete():
     expected = {"fgsm", "bim", "pgd", "pgd_l2", "mifgsm", "cw_l2", "spsa", "step_ll", "pgd_fast",
                 "partial_adaptive", "partial_adaptive_unlimited", "partial_adaptive_pgd", "transfer",
-                "apgd_ce", "apgd_dlr", "apgd_t", "square", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2", "square_l2"}
+                "apgd_ce", "apgd_dlr", "apgd_t", "square", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_l2", "square_l2",
+                "pgd_exit"}
     assert set(list_attacks()) == expected and list_attacks() == sorted(expected)
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and get(name) is spec and spec.paper
