@@ -76,7 +76,7 @@ def define_flags():
     flags.DEFINE_integer("analysis_examples", 64, "images for M1 / M2 of the analysis suite")
     flags.DEFINE_integer("gradient_norm_examples", 16, "images for the gradient norms under noise (analysis)")
     flags.DEFINE_enum("autoattack_version", "auto", ["auto", "standard", "rand"],
-                      "autoattack suite: standard (APGD-CE, APGD-T, Square) for deterministic models, rand "
+                      "autoattack suite: standard (APGD-CE, APGD-T, FAB-T, Square) for deterministic models, rand "
                       "(APGD-CE, APGD-DLR with EOT 20) for random ones; auto picks by the model's randomness")
     flags.DEFINE_integer("apgd_iterations", 100, "APGD iterations per run (Croce & Hein 2020: 100)")
     flags.DEFINE_integer("square_queries", 5000, "Square Attack queries per example (AutoAttack: 5,000)")

@@ -85,7 +85,11 @@ def _dlr(logits, labels, targets):
     return dlr_loss(logits, labels)
 
 
-LOSSES = {"ce": _ce, "dlr": _dlr, "dlr_targeted": dlr_targeted_loss}
+def _fab_margin(logits, labels, targets):  # FAB-T's g = z_t - z_y (eval.attacks.fab): its boundary is g = 0
+    return tf.gather(logits, targets, batch_dims=1) - tf.gather(logits, labels, batch_dims=1)
+
+
+LOSSES = {"ce": _ce, "dlr": _dlr, "dlr_targeted": dlr_targeted_loss, "fab_margin": _fab_margin}
 
 
 def loss_and_gradient(model_fn, loss):

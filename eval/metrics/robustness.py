@@ -128,11 +128,12 @@ AUTOATTACK_EOT = 20  # AutoAttack "rand": EOT over 20 draws (Croce & Hein 2020, 
 
 def autoattack_plan(version, eps, apgd_iterations=100, square_queries=5000):
     """[(attack, params)] of an AutoAttack version (Croce & Hein 2020 sec. 5): ``standard`` = APGD-CE,
-    APGD-T (9 targets), Square (5,000 queries); ``rand`` = APGD-CE and APGD-DLR (with EOT 20). FAB-T of
-    the standard version is not implemented here (BUILD.md section 8)."""
+    APGD-T (9 targets), FAB-T (9 targets, ``apgd_iterations`` iterations as APGD) and Square (5,000 queries);
+    ``rand`` = APGD-CE and APGD-DLR (with EOT 20)."""
     apgd = {"eps": eps, "steps": int(apgd_iterations), "n_restarts": 1}
     if version == "standard":
         return [("apgd_ce", apgd), ("apgd_t", {**apgd, "n_target_classes": 9}),
+                ("fab_t", {"eps": eps, "steps": int(apgd_iterations), "n_target_classes": 9}),
                 ("square", {"eps": eps, "n_queries": int(square_queries)})]
     if version == "rand":
         return [("apgd_ce", apgd), ("apgd_dlr", apgd)]

@@ -60,7 +60,7 @@ def add_worst_case(ctx, model, attacks, suite_name):
 
 @suite("autoattack")
 def autoattack_suite(ctx):
-    """AutoAttack (Croce & Hein 2020): ``standard`` (APGD-CE, APGD-T, Square; FAB-T not implemented) for
+    """AutoAttack (Croce & Hein 2020): ``standard`` (APGD-CE, APGD-T, FAB-T, Square) for
     deterministic models, ``rand`` (APGD-CE, APGD-DLR with EOT 20) for random ones (``--autoattack_version``);
     each attack only on the points still robust; rows of the cumulative robust accuracy and a matrix."""
     c = ctx.config
