@@ -19,7 +19,7 @@ from absl import flags
 from eval.runner import run  # noqa: F401  (eval.cli.run: the name callers used before eval.runner)
 from zoo.cli import define_pixels, number_list
 from zoo.errors import ZooError
-from zoo.threat import EPS_SWEEP, LINF, format_pixels, parse_pixels, pixel_list
+from zoo.threat import EPS_SWEEP, L2, LINF, format_pixels, parse_pixels, pixel_list
 
 FLAGS = flags.FLAGS
 
@@ -78,6 +78,9 @@ def define_flags():
     flags.DEFINE_enum("autoattack_version", "auto", ["auto", "standard", "rand"],
                       "autoattack suite: standard (APGD-CE, APGD-T, FAB-T, Square) for deterministic models, rand "
                       "(APGD-CE, APGD-DLR with EOT 20) for random ones; auto picks by the model's randomness")
+    flags.DEFINE_enum("autoattack_norm", "linf", ["linf", "l2"], "autoattack suite: L-inf at --eps or L2 at --eps_l2 "
+                      "(the same attacks in L2)")
+    define_pixels("eps_l2", L2.eps, "L2 budget of --autoattack_norm=l2, pixel scale (RobustBench CIFAR-10: 0.5)")
     flags.DEFINE_integer("apgd_iterations", 100, "APGD iterations per run (Croce & Hein 2020: 100)")
     flags.DEFINE_integer("square_queries", 5000, "Square Attack queries per example (AutoAttack: 5,000)")
 
@@ -132,8 +135,9 @@ def config_from_flags():
                       sequence_examples=FLAGS.sequence_examples, boundary_examples=FLAGS.boundary_examples,
                       directions=FLAGS.directions, insensitivity_examples=FLAGS.insensitivity_examples,
                       analysis_examples=FLAGS.analysis_examples, gradient_norm_examples=FLAGS.gradient_norm_examples,
-                      autoattack_version=FLAGS.autoattack_version, apgd_iterations=FLAGS.apgd_iterations,
-                      square_queries=FLAGS.square_queries,
+                      autoattack_version=FLAGS.autoattack_version, autoattack_norm=FLAGS.autoattack_norm,
+                      eps_l2=parse_pixels("eps_l2", FLAGS.eps_l2, high=float("inf"), positive=True),
+                      apgd_iterations=FLAGS.apgd_iterations, square_queries=FLAGS.square_queries,
                       **({"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}))
     for path in models:  # after every flag check: a wrong flag is named first
         if not (os.path.isdir(path) or (path.endswith(".keras") and os.path.isfile(path))):

@@ -126,17 +126,23 @@ AUTOATTACK_VERSIONS = ("auto", "standard", "rand")
 AUTOATTACK_EOT = 20  # AutoAttack "rand": EOT over 20 draws (Croce & Hein 2020, sec. 5 / their code)
 
 
-def autoattack_plan(version, eps, apgd_iterations=100, square_queries=5000):
+AUTOATTACK_NORMS = ("linf", "l2")
+
+
+def autoattack_plan(version, eps, apgd_iterations=100, square_queries=5000, norm="linf"):
     """[(attack, params)] of an AutoAttack version (Croce & Hein 2020 sec. 5): ``standard`` = APGD-CE,
     APGD-T (9 targets), FAB-T (9 targets, ``apgd_iterations`` iterations as APGD) and Square (5,000 queries);
-    ``rand`` = APGD-CE and APGD-DLR (with EOT 20)."""
+    ``rand`` = APGD-CE and APGD-DLR (with EOT 20). ``norm="l2"``: the same attacks in L2 (``<name>_l2``)."""
+    if norm not in AUTOATTACK_NORMS:
+        raise choice_error("autoattack norm", norm, AUTOATTACK_NORMS)
+    s = "" if norm == "linf" else "_l2"
     apgd = {"eps": eps, "steps": int(apgd_iterations), "n_restarts": 1}
     if version == "standard":
-        return [("apgd_ce", apgd), ("apgd_t", {**apgd, "n_target_classes": 9}),
-                ("fab_t", {"eps": eps, "steps": int(apgd_iterations), "n_target_classes": 9}),
-                ("square", {"eps": eps, "n_queries": int(square_queries)})]
+        return [("apgd_ce" + s, apgd), ("apgd_t" + s, {**apgd, "n_target_classes": 9}),
+                ("fab_t" + s, {"eps": eps, "steps": int(apgd_iterations), "n_target_classes": 9}),
+                ("square" + s, {"eps": eps, "n_queries": int(square_queries)})]
     if version == "rand":
-        return [("apgd_ce", apgd), ("apgd_dlr", apgd)]
+        return [("apgd_ce" + s, apgd), ("apgd_dlr" + s, apgd)]
     raise choice_error("autoattack version", version, AUTOATTACK_VERSIONS[1:])
 
 
@@ -150,20 +156,20 @@ def resolve_autoattack_version(model, version="auto"):
 
 
 def autoattack(model, x, y, version="auto", eps=LINF.eps, eot=None, trials=None, bpda=None, seed=0, batch_size=128,
-               eot_mode="gradient", apgd_iterations=100, square_queries=5000, progress=None):
+               eot_mode="gradient", apgd_iterations=100, square_queries=5000, progress=None, norm="linf"):
     """AutoAttack (Croce & Hein 2020): each attack of the version runs only on the points still robust.
 
     Returns (version, stages, per-stage (mean, std), eot, trials, mode, seconds): stage 0 is clean,
     stage k the robust accuracy after the first k attacks (cumulative, as AutoAttack's log). Robust
     means: the model as served (one draw for a random model) classifies the attack's x_adv correctly;
     per trial t (seeds seed + t) for random models, reported as mean ± std over trials. ``rand`` uses EOT
-    over 20 draws unless ``eot`` is given.
+    over 20 draws unless ``eot`` is given. ``norm``: ``linf`` (``eps`` e.g. 8/255) or ``l2`` (e.g. 0.5).
     """
     version = resolve_autoattack_version(model, version)
     if version == "rand" and eot is None:
         eot = AUTOATTACK_EOT
     eot, trials, mode = attack_settings(model, eot, trials, bpda)
-    plan = autoattack_plan(version, eps, apgd_iterations, square_queries)
+    plan = autoattack_plan(version, eps, apgd_iterations, square_queries, norm)
     start = time.time()
     per_trial = []
     for trial in range(trials):

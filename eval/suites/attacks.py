@@ -6,6 +6,7 @@ from eval.attacks import get as get_attack
 from eval.metrics import obfuscation
 from eval.metrics.robustness import attack_settings, autoattack, craft, predict, worst_case
 from eval.suites.context import ATTACK_PARAMS, pgd_params, suite
+from zoo.threat import ThreatModel
 
 
 @suite("whitebox")
@@ -64,10 +65,11 @@ def autoattack_suite(ctx):
     deterministic models, ``rand`` (APGD-CE, APGD-DLR with EOT 20) for random ones (``--autoattack_version``);
     each attack only on the points still robust; rows of the cumulative robust accuracy and a matrix."""
     c = ctx.config
+    eps = c.eps if c.autoattack_norm == "linf" else c.eps_l2
     for model in ctx.attack_models:
-        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, c.eps, eot=c.eot, trials=c.trials, bpda=c.bpda,
+        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, eps, eot=c.eot, trials=c.trials, bpda=c.bpda,
                          seed=c.seed, batch_size=c.batch_size, eot_mode=c.eot_mode, apgd_iterations=c.apgd_iterations,
-                         square_queries=c.square_queries, progress=ctx.progress)
+                         square_queries=c.square_queries, progress=ctx.progress, norm=c.autoattack_norm)
         common = dict(model=model.name, trials=out["trials"], bpda=out["mode"] in ("bpda", "deterministic_bpda"),
                       seed=c.seed, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
                       suite="autoattack")
@@ -84,13 +86,13 @@ def autoattack_suite(ctx):
             ctx.report.add_result(**common, **row, accuracy=acc, std=std, seconds=out["seconds"] if k == len(
                 out["stages"]) - 1 else 0.0)
         ctx.report.add_result(**common, **eot_fields, attack="worst_case",
-                              params={"eps": c.eps, "version": out["version"], "attacks": out["stages"][1:]},
+                              params={"eps": eps, "version": out["version"], "attacks": out["stages"][1:]},
                               accuracy=out["accuracy"][-1], std=out["std"][-1], seconds=0.0,
                               notes="examples that no attack of the run fooled (AutoAttack's robust accuracy)")
         ctx.report.add_matrix(name="autoattack_cumulative", model=model.name, rows=[model.name],
                               cols=out["stages"], values=[out["accuracy"]], row_label="model",
                               col_label=f"robust accuracy after each attack, cumulative ({out['version']}, "
-                                        f"eps {c.eps * 255:.3g}/255, L-inf)",
+                                        f"{ThreatModel(c.autoattack_norm, eps, 0.0, 1).describe()})",
                               paper="Croce & Hein 2020 sec. 5 (AutoAttack)")
 
 

@@ -3,9 +3,9 @@ import dataclasses
 import os
 
 from eval.attacks.eot import EOT_MODES
-from eval.metrics.robustness import AUTOATTACK_VERSIONS, protocol_settings
+from eval.metrics.robustness import AUTOATTACK_NORMS, AUTOATTACK_VERSIONS, protocol_settings
 from zoo.errors import ZooError, choice_error
-from zoo.threat import EPS_SWEEP, INSENSITIVITY_EPS, LINF
+from zoo.threat import EPS_SWEEP, INSENSITIVITY_EPS, L2, LINF
 
 NOISE = ("on", "off", "both")
 
@@ -54,6 +54,8 @@ class EvalConfig:
     analysis_examples: int = 64         # M1 / M2 histograms
     gradient_norm_examples: int = 16    # gradient norms under Gaussian noise (Study Fig. 12-14)
     autoattack_version: str = "auto"    # auto: standard for deterministic models, rand for random ones
+    autoattack_norm: str = "linf"       # linf (at eps) | l2 (at eps_l2)
+    eps_l2: float = L2.eps              # L2 budget of the autoattack suite's l2 norm (RobustBench CIFAR-10: 0.5)
     apgd_iterations: int = 100          # APGD iterations per run (Croce & Hein 2020: 100)
     square_queries: int = 5000          # Square Attack queries per example (AutoAttack: 5,000)
 
@@ -67,6 +69,8 @@ class EvalConfig:
         object.__setattr__(self, "trials", trials)
         if self.autoattack_version not in AUTOATTACK_VERSIONS:
             raise choice_error("autoattack_version", self.autoattack_version, AUTOATTACK_VERSIONS)
+        if self.autoattack_norm not in AUTOATTACK_NORMS:
+            raise choice_error("autoattack_norm", self.autoattack_norm, AUTOATTACK_NORMS)
         for name in ("apgd_iterations", "square_queries"):
             if getattr(self, name) < 1:
                 raise ZooError(f"--{name}={getattr(self, name)}: expected an integer >= 1")

@@ -365,6 +365,21 @@ def test_autoattack_runs_each_attack_on_the_points_still_robust():
         autoattack(model, x, y, "fast", EPS)
 
 
+def test_autoattack_l2_runs_the_l2_attacks_at_the_l2_budget():
+    """The same plan in L2 (RobustBench's CIFAR-10 L2 budget 0.5): the easy images are within reach, the hard not."""
+    from eval.metrics.robustness import autoattack_plan
+    w, x_easy, y_easy, d = _two_class(margin_scale=0.05, n=4)
+    _, x_hard, y_hard, _ = _two_class(margin_scale=3.0, n=4)
+    x, y = np.concatenate([x_easy, x_hard]), np.concatenate([y_easy, y_hard])
+    eps_l2 = float(EPS * np.abs(d).sum() / np.linalg.norm(d))  # the L2 distance of margin 1 x reach: same split
+    out = autoattack(_Linear(_linear_model(w)), x, y, "standard", eps_l2, apgd_iterations=5, square_queries=50,
+                     norm="l2")
+    assert out["stages"] == ["clean", "apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2"]
+    assert out["accuracy"] == [1.0, 0.5, 0.5, 0.5, 0.5] and all(p["eps"] == eps_l2 for _, p in out["plan"])
+    with pytest.raises(ZooError, match="autoattack norm 'l1'"):
+        autoattack_plan("standard", 1.0, norm="l1")
+
+
 def test_worst_case_counts_examples_no_attack_fooled_per_trial():
     clean = [np.array([1, 1, 1, 1], bool), np.array([1, 1, 1, 0], bool)]
     fgsm = [np.array([1, 0, 1, 1], bool), np.array([1, 1, 0, 0], bool)]

@@ -101,3 +101,20 @@ def test_boundary_suite_with_no_ray_crossing_the_boundary_records_unbroken_and_n
     assert not [h for h in data["histograms"] if h["name"] == "boundary_distance"]
     wf = next(m for m in data["matrices"] if m["name"] == "worst_case_boundary_distance")
     assert wf["values"][0][2] == 3 and wf["values"][0][1] == 64.0  # three unbroken: W_f >= the search limit
+
+
+def test_autoattack_suite_reports_each_stage_in_either_norm(digits_models, tmp_path):
+    """The suite end to end on a served model: cumulative rows that never rise, the worst case equal to the
+    last stage, the L2 plan at --eps_l2 (the numbers of the attacks are checked in test_apgd_square.py)."""
+    for norm, eps, suffix in (("linf", 0.1, ""), ("l2", 0.5, "_l2")):
+        config = EvalConfig(models=(digits_models["plain"],), dataset="digits", num_examples=8, suites=("autoattack",),
+                            report_dir=str(tmp_path / norm), eps=eps if norm == "linf" else 0.1, eps_l2=eps,
+                            autoattack_norm=norm, apgd_iterations=3, square_queries=20)
+        report, _ = run(config, verbose=False)
+        rows = [r for r in report["results"] if r["suite"] == "autoattack"]
+        stages = [r["attack"] for r in rows]
+        assert stages == ["clean"] + [f"autoattack:{a}{suffix}" for a in ("apgd_ce", "apgd_t", "fab_t", "square")] \
+            + ["worst_case"]
+        acc = [r["accuracy"] for r in rows]
+        assert all(a >= b for a, b in zip(acc[:-2], acc[1:-1])) and acc[-1] == acc[-2]
+        assert all(r["params"]["eps"] == eps for r in rows[1:])
