@@ -49,6 +49,21 @@ def replica_scale(loss):
     return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
 
 
+def synced(logs):
+    """The logs of a step, shaped for Keras' cross-replica reduction.
+
+    Under MultiWorkerMirroredStrategy, Keras 3.15 reduces every log with ``strategy.reduce("MEAN", v, axis=0)``
+    (``reduce_per_replica``, whatever ``distribute_reduction_method`` says), which fails on a scalar
+    (tensorflow/tensorflow#72388). Each log becomes a vector of one element there, whose reduction along axis 0
+    is the mean over the replicas: a scalar again. Other strategies get the logs unchanged.
+    """
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+
+
 def xent(labels, logits):
     """Mean sparse softmax cross-entropy, computed in float32."""
     return tf.reduce_mean(adversarial.per_example_xent(labels, logits))
@@ -124,6 +139,29 @@ class Trainer(keras.Model):
         return xent(y, logits), logits, None
 
     # ----- shared machinery --------------------------------------------------------------------
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Build the optimizer under the strategy without drawing a batch from the training data.
+
+        Keras 3.15 builds a model under a tf.distribute strategy from a first batch, taken from a fresh iterator of
+        the training data and reduced with ``strategy.reduce("MEAN", batch)``: that extra iterator moves the
+        shuffle and augmentation streams (a distributed run would then see other batches than a single process),
+        and MultiWorkerMirroredStrategy's collective reduce cannot take a structure of PerReplica values
+        (tensorflow/tensorflow#72388). A trainer's net is built and it compiles no loss or metric, so no batch is
+        needed; otherwise the first local replica's part of the batch serves (it only gives shapes).
+        """
+        if self._distribute_strategy is None:
+            return
+        needs_batch = (not all(layer.built for layer in self._flatten_layers())
+                       or self._compile_metrics is not None or self._compile_loss is not None)
+        if needs_batch and data_batch is None and iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: (self._distribute_strategy.experimental_local_results(v)[0]
+                               if isinstance(v, tf.distribute.DistributedValues) else v), next(it))
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
     @property
     def metrics(self):
         return [m for m in (self.loss_tracker, self.clean_acc, self.adv_acc) if m is not None]
@@ -210,7 +248,7 @@ class Trainer(keras.Model):
             self.clean_acc.update_state(y, tf.cast(clean_logits, tf.float32))
         if self.adv_acc is not None and adv_logits is not None:
             self.adv_acc.update_state(y, tf.cast(adv_logits, tf.float32))
-        return {m.name: m.result() for m in self.metrics}
+        return synced({m.name: m.result() for m in self.metrics})
 
     @contextlib.contextmanager
     def recording(self, tape):
@@ -235,7 +273,7 @@ class Trainer(keras.Model):
         logits = self.net(x, training=False)
         self.loss_tracker.update_state(xent(y, logits))
         self.clean_acc.update_state(y, tf.cast(logits, tf.float32))
-        return {"loss": self.loss_tracker.result(), "clean_acc": self.clean_acc.result()}
+        return synced({"loss": self.loss_tracker.result(), "clean_acc": self.clean_acc.result()})
 
 
 class AdversarialTrainer(Trainer):

@@ -82,13 +82,17 @@ class RunBackup(keras.callbacks.Callback):
     previous epoch's weights stay as a fallback. A kill at any instant leaves a metadata file that names a
     complete weights file. Nothing is deleted at the end of ``fit``: ``trainers.run`` removes the
     backup only after the export has landed (``remove``).
+
+    ``write_dir`` (default ``backup_dir``): where this process writes. A multi-worker run's non-chief workers
+    restore from the chief's ``backup_dir`` and write to a scratch dir, so that one backup is the run's.
     """
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir, session=None):
+    def __init__(self, backup_dir, session=None, write_dir=None):
         super().__init__()
         self.backup_dir = backup_dir
+        self.write_dir = write_dir or backup_dir
         self.path = os.path.join(backup_dir, self.METADATA)
         self.state = {"epoch": 0, "history": {}, "seconds": 0.0}
         self.session = session  # e.g. the commit and machine of this session: kept in state["sessions"]
@@ -124,21 +128,21 @@ class RunBackup(keras.callbacks.Callback):
             self.state.setdefault("sessions", []).append({**self.session, "start_epoch": int(self.state["epoch"])})
 
     def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        os.makedirs(self.write_dir, exist_ok=True)
         history = self.state.setdefault("history", {})
         for key, value in (logs or {}).items():
             history.setdefault(key, []).append(float(np.asarray(value)))
         name = f"epoch-{epoch + 1}.weights.h5"
-        tmp = os.path.join(self.backup_dir, f".tmp-{os.getpid()}-{name}")
+        tmp = os.path.join(self.write_dir, f".tmp-{os.getpid()}-{name}")
         self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, os.path.join(self.backup_dir, name))
+        os.replace(tmp, os.path.join(self.write_dir, name))
         previous = self.state.get("weights")
         self.state.update(epoch=epoch + 1, weights=name, previous=previous,
                           seconds=self.state.get("seconds", 0.0) + time.time() - self._started)
         self._started = time.time()
-        write_json_atomic(self.path, self.state)
+        write_json_atomic(os.path.join(self.write_dir, self.METADATA), self.state)
         keep = {name, previous}
-        for old in glob.glob(os.path.join(self.backup_dir, "epoch-*.weights.h5")):
+        for old in glob.glob(os.path.join(self.write_dir, "epoch-*.weights.h5")):
             if os.path.basename(old) not in keep:
                 os.remove(old)
 

@@ -3,7 +3,8 @@
     python -m trainers.<method> --flagfile=configs/<setup>.cfg [--flag=value ...]
     python -m trainers --method=<method> --flagfile=configs/<setup>.cfg [--flag=value ...]
 
-Usage errors print one line and exit with status 2; a diverged run exits with 1.
+Usage errors print one line and exit with status 2; a diverged run, and a multi-worker run that lost a
+worker, exit with 1 (one line; rerunning the same command resumes).
 """
 import dataclasses
 import os
@@ -87,6 +88,17 @@ def _diverged_message(config, err):
     return f"error: training diverged: {err}; {kept}; nothing was exported"
 
 
+def _lost_worker_message(config, err):
+    """One line for a multi-worker run whose peer stopped (TensorFlow aborts the collectives of the others)."""
+    state = RunBackup(os.path.join(config.run_dir, config.name, "backup")).read()
+    kept = f"the chief's backup holds epoch {state['epoch']}" if state else "no epoch had finished"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    first = next((line for line in lines if any(w in line.lower() for w in ("unhealthy", "aborted", "crashed"))),
+                 lines[-1])[:200]
+    return (f"error: a worker of the multi-worker run stopped ({type(err).__name__}: {first}); {kept}; "
+            "rerun the same command on every worker to resume")
+
+
 def prepare(method, argv=None):
     """Parse the command line (``sys.argv`` by default) into a validated ``TrainConfig`` whose run and export
     directories exist and are writable. Usage errors raise ``ZooError`` (or exit 2 from the flag parser)."""
@@ -112,10 +124,19 @@ def cli(method):
     except TrainingDiverged as err:
         print(_diverged_message(config, err), file=sys.stderr)
         sys.exit(1)
+    except Exception as err:  # a lost peer aborts the collectives of a multi-worker run: say so in one line
+        import tensorflow as tf
+        lost = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError,
+                tf.errors.CancelledError)
+        if config is None or config.strategy != "multi_worker" or not isinstance(err, lost):
+            raise
+        print(_lost_worker_message(config, err), file=sys.stderr)
+        sys.exit(1)
     m = result["metrics"]
     extra = f", deterministic {m['test_acc_deterministic']:.4f}" if "test_acc_deterministic" in m else ""
-    print(f"{method}: test accuracy {m['test_acc']:.4f}{extra} in {m['train_seconds']:.0f} s; "
-          f"exported {result['export_path']}")
+    where = (f"exported {result['export_path']}" if result["export_path"]
+             else "a multi-worker run's worker: the chief exports")
+    print(f"{method}: test accuracy {m['test_acc']:.4f}{extra} in {m['train_seconds']:.0f} s; {where}")
 
 
 def main(argv=None):

@@ -11,7 +11,11 @@ in its metadata. Usage errors print one line and exit with status 2; a diverged 
 """
 import math
 import os
+import shutil
+import tempfile
 import time
+
+import numpy as np
 
 from trainers import jit
 import trainers.methods  # noqa: F401  (registers every method in TRAINERS)
@@ -29,6 +33,39 @@ def make_strategy(name):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG
     return tf.distribute.get_strategy()
+
+
+def is_multi_worker(strategy):
+    import tensorflow as tf
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
+def worker_role(strategy):
+    """(is_chief, task id) of this process: the chief is TF_CONFIG's "chief" task, else worker 0 (the TF guide's
+    rule); every process that is not multi-worker is its own chief."""
+    if not is_multi_worker(strategy):
+        return True, 0
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief), task_id
+
+
+def average_across_workers(net, strategy):
+    """Make the workers' batch-norm moving statistics (updated from each worker's own batches, so they differ)
+    their mean, so that every worker holds the same model and the chief's export is the run's. A collective:
+    every worker calls it at the same point; a no-op without multi-worker."""
+    if not is_multi_worker(strategy):
+        return
+    import tensorflow as tf
+    variables = [v for v in net.non_trainable_variables if tf.as_dtype(v.dtype).is_floating]
+    if not variables:
+        return
+    flat = tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), tf.float32), [-1]) for v in variables], 0)
+    mean = strategy.reduce("MEAN", flat, axis=None)  # one collective over the workers
+    for variable, value in zip(variables, tf.split(mean, [int(np.prod(v.shape)) for v in variables])):
+        variable.assign(tf.cast(tf.reshape(value, variable.shape), variable.dtype))
 
 
 # Not keras.optimizers.schedules (PiecewiseConstantDecay, CosineDecay with warmup_target): they are functions of
@@ -51,12 +88,15 @@ def lr_at(config, epoch):
 
 
 def build(config, strategy=None):
-    """(trainer, net, datasets) for a validated config, created under the strategy's scope."""
+    """(trainer, net, datasets) for a validated config, created under the strategy's scope (made first when
+    not given: MultiWorkerMirroredStrategy must exist before any TensorFlow op runs, or it raises "Collective
+    ops must be configured at program startup")."""
     import keras
 
     import zoo
     from zoo import data
 
+    strategy = strategy or make_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
     info = data.info(config.dataset, data_dir=config.data_dir, preprocess=config.preprocess,
@@ -66,7 +106,6 @@ def build(config, strategy=None):
     train_ds = data.load(config.dataset, config.train_split, augment=config.augment,
                          num_examples=config.num_train_examples, **common)
     eval_ds = data.load(config.dataset, config.eval_split, num_examples=config.num_eval_examples, **common)
-    strategy = strategy or make_strategy(config.strategy)
     cls = TRAINERS[config.method]
     with strategy.scope():
         net = zoo.create(config.model, num_classes=info.num_classes, input_shape=info.input_shape,
@@ -128,31 +167,49 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     ``RunBackup``) is removed only after the export has landed, so a kill during the final test pass or
     the export resumes with nothing lost; weights or metrics that are not finite are never exported.
     """
+    import zoo
+    validate(config, zoo.list_models(), TRAINERS)
+    strategy = strategy or make_strategy(config.strategy)  # before any TensorFlow op (see build)
+    is_chief, task = worker_role(strategy)
+    check_run_dirs(config)
+    run_dir = os.path.join(config.run_dir, config.name)
+    # Multi-worker: every worker runs every step (saving may take collectives), but only the chief writes the run
+    # dir and the export; the others write to a scratch dir removed at the end (the TF multi-worker guide's rule).
+    # Every worker resumes from the chief's backup, so --run_dir must be shared storage across hosts.
+    scratch = None if is_chief else tempfile.mkdtemp(prefix=f"{config.name}-worker{task}-")
+    try:
+        return _train(config, verbose, extra_callbacks, strategy, run_dir, scratch)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(config, verbose, extra_callbacks, strategy, run_dir, scratch):
     import keras
 
     import zoo
-    validate(config, zoo.list_models(), TRAINERS)
-    check_run_dirs(config)
-    run_dir = os.path.join(config.run_dir, config.name)
+    write_dir = scratch or run_dir  # this process's run files
     session = {"provenance": provenance(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # the code that runs
     trainer, net, train_ds, eval_ds = build(config, strategy)
     per_epoch = int(train_ds.cardinality())
     session["jit"] = jit.choose(trainer, config, eval_ds, config.epochs * per_epoch if per_epoch > 0 else 10**6,
                                 log=(lambda m: None) if verbose == 0 else print)
     phases = PhaseScheduler()
-    backup = RunBackup(os.path.join(run_dir, "backup"), session=session)
+    backup = RunBackup(os.path.join(run_dir, "backup"), session=session,
+                       write_dir=os.path.join(write_dir, "backup"))
     callbacks = [
         phases,
         keras.callbacks.LearningRateScheduler(lambda epoch: lr_at(config, epoch)),
         NonFiniteGuard(net),  # before the backup: a diverged epoch is never saved
-        AlphaLogger(net, run_dir),  # before the backup: the alphas go into the saved history
+        AlphaLogger(net, write_dir),  # before the backup: the alphas go into the saved history
         backup,
         *extra_callbacks,
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        keras.callbacks.TensorBoard(os.path.join(write_dir, "tensorboard")),
     ]
     _fast_forward(train_ds, backup.read())
     trainer.fit(train_ds, epochs=config.epochs, validation_data=eval_ds, callbacks=callbacks,
                 verbose=verbose, shuffle=False)  # the tf.data pipeline shuffles
+    average_across_workers(net, strategy)
     history = backup.history()  # every epoch, also those of earlier sessions of a resumed run
     bad = non_finite_weights(net)
     if bad:
@@ -172,11 +229,14 @@ def train(config, verbose=1, extra_callbacks=(), strategy=None):
     record = {"config": config.as_dict(), "history": history, "metrics": metrics, "provenance": origin,
               "epochs_run_this_session": sorted(phases.phases), "alpha": alpha_values(net),
               "phases": {str(k): str(v) for k, v in phases.phases.items()}}
-    os.makedirs(run_dir, exist_ok=True)
-    write_json_atomic(os.path.join(run_dir, "history.json"), record)
-    path = zoo.export(net, config.export_dir, name=config.name,
+    os.makedirs(write_dir, exist_ok=True)
+    write_json_atomic(os.path.join(write_dir, "history.json"), record)
+    path = zoo.export(net, os.path.join(scratch, "export") if scratch else config.export_dir, name=config.name,
                       metadata={"training": {"method": config.method, **config.as_dict()}, "metrics": metrics,
                                 "alpha": record["alpha"], "provenance": origin, "history": history})
-    backup.remove()  # only now: the export has landed
+    if scratch:
+        path = None  # a worker's export is scratch; the chief's is the run's
+    else:
+        backup.remove()  # only now: the export has landed
     return {"export_path": path, "metrics": metrics, "history": history, "phases": phases.phases,
             "trainer": trainer, "net": net}
