@@ -17,12 +17,30 @@ the mean; the baseline's come from a baseline model
 import numpy as np
 
 
+STREAM = 2000  # images converted to float32 at a time (a 10,000-image uint8 set would be 123 MB as float32)
+
+
+def as_float(images):
+    """float32 in [0,1] from uint8 0-255 (CIFAR-10-C's storage) or float images."""
+    images = np.asarray(images)
+    return images.astype(np.float32) / np.float32(255.0) if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def set_error(model, images, y, batch_size=256):
+    """Error rate of the model as served on one image set (uint8 or float, possibly memory-mapped), converted to
+    float32 ``STREAM`` images at a time so that memory does not grow with the set."""
+    wrong = 0
+    for start in range(0, len(images), STREAM):
+        pred = model.predict(as_float(images[start:start + STREAM]), "served", batch_size)
+        wrong += int(np.sum(pred != np.asarray(y[start:start + STREAM])))
+    return wrong / max(len(images), 1)
+
+
 def corruption_errors(model, corrupted, y, batch_size=256):
-    """{corruption: [E_1, ..., E_5]} for ``corrupted[(name, severity)]`` image arrays in [0,1]."""
+    """{corruption: [E_1, ..., E_5]} for ``corrupted[(name, severity)]`` image arrays (uint8, or float in [0,1])."""
     errors = {}
     for (name, severity), images in sorted(corrupted.items()):
-        pred = model.predict(np.asarray(images, dtype=np.float32), "served", batch_size)
-        errors.setdefault(name, {})[severity] = float(np.mean(pred != y))
+        errors.setdefault(name, {})[severity] = set_error(model, images, y, batch_size)
     return {name: [by_sev[s] for s in sorted(by_sev)] for name, by_sev in errors.items()}
 
 
@@ -73,10 +91,11 @@ def flip_probability(predictions, reference="previous"):
 
 
 def sequence_predictions(model, sequences, batch_size=256):
-    """Predicted labels [m, n] for sequences [m, n, H, W, C]."""
+    """Predicted labels [m, n] for sequences [m, n, H, W, C] (uint8 or float), converted ``STREAM`` frames at a time."""
     m, n = sequences.shape[:2]
-    flat = np.asarray(sequences, dtype=np.float32).reshape(m * n, *sequences.shape[2:])
-    return model.predict(flat, "served", batch_size).reshape(m, n)
+    flat = np.asarray(sequences).reshape(m * n, *sequences.shape[2:])
+    parts = [model.predict(as_float(flat[i:i + STREAM]), "served", batch_size) for i in range(0, m * n, STREAM)]
+    return np.concatenate(parts).reshape(m, n) if parts else np.zeros((m, n), np.int64)
 
 
 def fr_scores(fp, base_fp, names):

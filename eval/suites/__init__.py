@@ -31,6 +31,6 @@ from eval.suites.context import ATTACK_PARAMS, SUITES, Context, _short, pgd_para
 from eval.suites.attacks import (add_worst_case, autoattack_suite, blackbox, curve_rows,  # noqa: F401
                                  obfuscation_suite, transfer, whitebox)
 from eval.suites.channels import channels_suite  # noqa: F401
-from eval.suites.corruption import (_add_defined_matrix, _as_float, _baseline, corruption_suite,  # noqa: F401
+from eval.suites.corruption import (_add_defined_matrix, _baseline, corruption_suite,  # noqa: F401
                                     perturbation_suite)
 from eval.suites.analysis import analysis_suite, boundary_suite, insensitivity_suite, saliency_suite  # noqa: F401
