@@ -49,6 +49,12 @@ def replica_scale(loss):
     return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
 
 
+def is_multi_worker(strategy):
+    """Whether ``strategy`` spans several processes (MultiWorkerMirroredStrategy with a TF_CONFIG cluster)."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
 def synced(logs):
     """The logs of a step, shaped for Keras' cross-replica reduction.
 
@@ -57,9 +63,7 @@ def synced(logs):
     (tensorflow/tensorflow#72388). Each log becomes a vector of one element there, whose reduction along axis 0
     is the mean over the replicas: a scalar again. Other strategies get the logs unchanged.
     """
-    strategy = tf.distribute.get_strategy()
-    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
+    if not is_multi_worker(tf.distribute.get_strategy()):
         return logs
     return {k: tf.reshape(v, [1]) for k, v in logs.items()}
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from trainers import jit
 import trainers.methods  # noqa: F401  (registers every method in TRAINERS)
-from trainers.base import TRAINERS
+from trainers.base import TRAINERS, is_multi_worker
 from trainers.callbacks import (AlphaLogger, NonFiniteGuard, PhaseScheduler, RunBackup, TrainingDiverged, alpha_values,
                                 non_finite_weights, write_json_atomic)
 from trainers.config import check_paths, validate
@@ -33,12 +33,6 @@ def make_strategy(name):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG
     return tf.distribute.get_strategy()
-
-
-def is_multi_worker(strategy):
-    import tensorflow as tf
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode())
 
 
 def worker_role(strategy):
