@@ -32,7 +32,7 @@ def _cli(method, *flags, **kwargs):
 
 def test_killed_run_resumes_at_the_last_finished_epoch(tmp_path):
     flags = ["--model=resnet20", "--width=0.25", "--dataset=digits", "--epochs=5", "--batch_size=16",
-             "--noaugment", "--lr=0.05", "--lr_boundaries=4", f"--run_dir={tmp_path}/runs",
+             "--num_train_examples=320", "--num_eval_examples=128", "--noaugment", "--lr=0.05", "--lr_boundaries=4", f"--run_dir={tmp_path}/runs",
              f"--export_dir={tmp_path}/export", "--export_name=resume", "--verbose=2"]
     meta = tmp_path / "runs" / "resume" / "backup" / "training_metadata.json"
     first = _cli("vanilla", *flags)

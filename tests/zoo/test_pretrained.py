@@ -15,16 +15,19 @@ from tests.conftest import ROOT
 from zoo.errors import ZooError
 
 
-@pytest.fixture()
-def shipped(tmp_path, monkeypatch):
-    """A pretrained root holding one tiny exported model with a card, and one export without a card."""
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A pretrained root holding one tiny exported model with a card, and one export without a card (made
+    once for the module: two exports cost ~10 s; no test writes into the root)."""
+    root = tmp_path_factory.mktemp("pretrained")
     keras.utils.set_random_seed(0)
     net = zoo.create("resnet20", num_classes=10, input_shape=(8, 8, 1), width=0.125)
-    zoo.export(net, str(tmp_path), name="tiny_resnet20", metadata={"metrics": {"test_acc": 0.5}})
-    (tmp_path / "tiny_resnet20" / "MODEL_CARD.md").write_text("# tiny_resnet20\n")
-    zoo.export(net, str(tmp_path), name="no_card")
-    monkeypatch.setenv("ZOO_PRETRAINED_DIR", str(tmp_path))
-    return tmp_path, net
+    zoo.export(net, str(root), name="tiny_resnet20", metadata={"metrics": {"test_acc": 0.5}})
+    (root / "tiny_resnet20" / "MODEL_CARD.md").write_text("# tiny_resnet20\n")
+    zoo.export(net, str(root), name="no_card")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_PRETRAINED_DIR", str(root))
+        yield root, net
 
 
 def test_list_and_load_by_name(shipped):
