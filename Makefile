@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: quickstart test bench bench-peers leaderboard install clean
+.PHONY: quickstart test bench bench-peers bench-attack-peers leaderboard install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,23 @@ $(PEERS)/.installed:
 
 bench-peers: $(STAMP) $(PEERS)/.installed
 	$(PY) -m bench.train_step --peer=$(PEERS)/bin/python $(ARGS)
+
+# The same-run peers of bench/autoattack.py (AutoAttack: ours vs torchattacks vs ART; 1,000 images take hours):
+# torchattacks 3.5.1 joins the torch venv above; ART 1.20.1 gets its own venv with TensorFlow 2.21 and Keras 3
+# (multiprocess: ART's AutoAttack imports it, but only ART's "non-framework" extra declares it).
+ART_VENV := .venv-art
+$(PEERS)/.installed-torchattacks: $(PEERS)/.installed
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 torchattacks==3.5.1
+	touch $@
+
+$(ART_VENV)/.installed:
+	test -x $(ART_VENV)/bin/python || $(PYTHON) -m venv $(ART_VENV)
+	$(ART_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==2.21.*" "keras>=3,<4" \
+		adversarial-robustness-toolbox==1.20.1 multiprocess
+	touch $@
+
+bench-attack-peers: $(STAMP) $(PEERS)/.installed-torchattacks $(ART_VENV)/.installed
+	$(PY) -m bench.autoattack --peers --torch_python=$(PEERS)/bin/python --art_python=$(ART_VENV)/bin/python $(ARGS)
 
 # Every shipped model under one protocol (hours on 2 cores; cached per model, rerun to resume):
 # docs/LEADERBOARD.md, docs/leaderboard.json, docs/leaderboard/*.png and each model card's numbers.
