@@ -30,8 +30,15 @@ The first ``--num_examples`` images of the test split of ``--data``, L-inf eps 8
 ``--n_iter`` (APGD / APGD-T / FAB iterations), ``--square_queries`` and ``--eot_iter`` set the protocol's budgets
 (defaults: AutoAttack's 100, 5,000 and 20); smaller values are for smoke runs. Wall times include tracing.
 
+The full run takes hours on 2 cores, so it resumes: each part (``ours``, ``ours_apgd_ce``, each peer run in its own
+process) is kept as JSON in ``--state_dir`` (default ``runs/bench_autoattack/<model, version, noise, images and
+budgets>``) when it finishes, and the same command run again measures only the missing parts (``--fresh``: all).
+``parts`` in the JSON says when and on which CPU each part ran; the speed ratios are quoted only when every part
+ran on the same CPU model (parts from different sessions are not one run: say so when quoting them).
+
 JSON fields: ``model``, ``path``, ``images``, ``version``, ``eps``, ``n_iter``, ``square_queries``, ``eot_iter``,
-``batch``, ``noise``, ``cpu``, ``python``, ``tensorflow``; ``ours``: ``seconds``, ``images_per_s``,
+``batch``, ``noise``, ``cpu``, ``python``, ``tensorflow``, ``parts`` (per part: ``measured_at``, ``cpu``,
+``cached``); ``ours``: ``seconds``, ``images_per_s``,
 ``clean_accuracy``, ``robust_accuracy_after`` (cumulative, per attack), ``robust_accuracy`` (worst case: after all),
 ``stage_seconds``; ``ours_apgd_ce``: ``seconds``, ``images_per_s``, ``robust_accuracy``; ``peers.torchattacks``:
 ``torch``, ``torchattacks``, ``threads``, ``twin_max_abs_logit_diff``, ``clean_accuracy`` and per run
@@ -99,6 +106,10 @@ def _parser():
     parser.add_argument("--torch_runs", type=_runs(TORCH_RUNS), default=",".join(TORCH_RUNS),
                         help="torchattacks runs (the shipped autoattack ignores --n_iter / --square_queries)")
     parser.add_argument("--art_runs", type=_runs(ART_RUNS), default=",".join(ART_RUNS), help="ART runs")
+    parser.add_argument("--state_dir", default=None,
+                        help="where each finished part's JSON is kept (default runs/bench_autoattack/<settings>): "
+                             "the same command run again skips the parts already measured")
+    parser.add_argument("--fresh", action="store_true", help="measure every part again (ignore --state_dir)")
     return parser
 
 
@@ -115,11 +126,55 @@ def _data(path, n):
     return x, y.astype("int32")
 
 
-def run_ours(model, x, y, args):
-    """The project's AutoAttack (per-attack seconds from its progress callback) and its APGD-CE alone."""
-    import numpy as np
+def state_dir(args):
+    """The directory of this command's finished parts: one per model and budget, so that only the same
+    settings resume."""
+    if args.state_dir:
+        return args.state_dir
+    model = os.path.basename(os.path.normpath(args.model)) if os.sep in args.model else args.model
+    key = (f"{model}_{args.version}_noise-{args.noise}_n{args.num_examples}_it{args.n_iter}_q{args.square_queries}"
+           f"_eot{args.eot_iter}_b{args.batch}")
+    return os.path.join(ROOT, "runs", "bench_autoattack", key)
 
-    from eval.metrics.robustness import autoattack, evaluate, predict
+
+class Parts:
+    """Each part of the benchmark (our AutoAttack, our APGD-CE, one peer run) is measured once and kept as JSON
+    in ``directory`` (written whole, then renamed: an interrupted part leaves nothing), with when and on which
+    CPU it ran; a rerun of the same command loads the finished parts and measures the rest (``fresh``: all)."""
+
+    def __init__(self, directory, cpu, fresh=False):
+        self.directory, self.cpu, self.fresh = directory, cpu, fresh
+        self.measured = {}  # part -> {"measured_at", "cpu", "cached"}
+
+    def get(self, name, measure, keep=lambda answer: True):
+        import datetime
+        path = os.path.join(self.directory, f"{name}.json")
+        if not self.fresh and os.path.isfile(path):
+            with open(path) as f:
+                stored = json.load(f)
+            log(f"{name}: measured earlier ({stored['measured_at']} on {stored['cpu']}), kept from {path}")
+            self.measured[name] = {"measured_at": stored["measured_at"], "cpu": stored["cpu"], "cached": True}
+            return stored["answer"]
+        answer = measure()
+        stored = {"measured_at": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": self.cpu,
+                  "answer": answer}
+        self.measured[name] = {"measured_at": stored["measured_at"], "cpu": self.cpu, "cached": False}
+        if keep(answer):
+            os.makedirs(self.directory, exist_ok=True)
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(stored, f, indent=1)
+            os.replace(tmp, path)
+        return answer
+
+    def one_machine(self):
+        """True when every part ran on the same CPU model (speed ratios are quoted only then)."""
+        return len({m["cpu"] for m in self.measured.values()}) <= 1
+
+
+def run_ours(model, x, y, args):
+    """The project's AutoAttack, with per-attack seconds from its progress callback."""
+    from eval.metrics.robustness import autoattack
     marks = []
 
     def progress(message):
@@ -143,6 +198,13 @@ def run_ours(model, x, y, args):
     if out["trials"] > 1:
         ours["robust_accuracy_std"] = round(out["std"][-1], 4)
     log(f"ours: AutoAttack {out['version']} {seconds:.1f} s, robust accuracy {out['accuracy'][-1]:.4f}")
+    return ours
+
+
+def run_ours_apgd_ce(model, x, y, args):
+    """The suite's APGD-CE alone (one start), the run the peers' APGD is compared with."""
+    from eval.metrics.robustness import evaluate
+    eot = args.eot_iter if args.version == "rand" else None
     start = time.perf_counter()
     row = evaluate(model, x, y, "apgd_ce", {"eps": args.eps, "steps": args.n_iter, "n_restarts": 1},
                    eot=eot, seed=0, batch_size=args.batch)
@@ -150,8 +212,7 @@ def run_ours(model, x, y, args):
     apgd = {"attack": "apgd_ce", "steps": args.n_iter, "seconds": round(seconds, 2),
             "images_per_s": round(len(x) / seconds, 2), "robust_accuracy": round(row["accuracy"], 4)}
     log(f"ours: APGD-CE {seconds:.1f} s, robust accuracy {row['accuracy']:.4f}")
-    clean = float(np.mean(predict(model, x) == y))
-    return ours, apgd, clean
+    return apgd
 
 
 def twin_inputs(model, path, args, x, y, workdir):
@@ -205,6 +266,18 @@ def run_peer(python, script, request):
     return answer
 
 
+def run_peer_parts(parts, peer, python, script, request, runs):
+    """One process per run (each kept as a part); the answer merges the runs with the last process's fields."""
+    merged = {}
+    for run in runs:
+        answer = parts.get(f"{peer}_{run}", lambda: run_peer(python, script, {**request, "runs": [run]}),
+                           keep=lambda a: run in a and "error" not in a)
+        merged.update(answer)
+        if "error" in answer and run not in answer:
+            break  # the peer cannot run at all (no venv, failed twin check): the other runs would fail the same
+    return merged
+
+
 def speedups(ours, apgd, peers):
     out = {}
     pairs = [("autoattack_vs_torchattacks_autoattack", ours, ("torchattacks", "autoattack")),
@@ -235,10 +308,16 @@ def main():
         print(f"bench.autoattack: {err}", file=sys.stderr)
         sys.exit(2)
     model = served.noise_off() if args.noise == "off" else served
+    import numpy as np
+
+    from eval.metrics.robustness import predict
     x, y = _data(args.data, args.num_examples)
+    parts = Parts(state_dir(args), cpu_model(), args.fresh)
     log(f"{model.name}: {len(x)} images, AutoAttack {args.version}, n_iter {args.n_iter}, "
-        f"square_queries {args.square_queries}")
-    ours, apgd, clean = run_ours(model, x, y, args)
+        f"square_queries {args.square_queries}; finished parts kept in {parts.directory}")
+    ours = parts.get("ours", lambda: run_ours(model, x, y, args))
+    apgd = parts.get("ours_apgd_ce", lambda: run_ours_apgd_ce(model, x, y, args))
+    clean = float(np.mean(predict(model, x) == y))
     result = {"benchmark": "autoattack", "model": args.model, "path": path, "images": len(x),
               "version": args.version, "norm": "linf", "eps": "8/255", "n_iter": args.n_iter,
               "square_queries": args.square_queries, "eot_iter": args.eot_iter if args.version == "rand" else None,
@@ -257,18 +336,21 @@ def main():
             common = {"data": files["data"], "eps": args.eps, "n_iter": args.n_iter,
                       "square_queries": args.square_queries, "batch": args.batch, "seed": 0}
             log("torchattacks peer")
-            peers["torchattacks"] = run_peer(args.torch_python, "peer_torchattacks.py", {
+            peers["torchattacks"] = run_peer_parts(parts, "torchattacks", args.torch_python, "peer_torchattacks.py", {
                 **common, **stats, "weights": files["weights"], "version": args.version, "eot_iter": args.eot_iter,
-                "threads": args.torch_threads, "max_logit_diff": MAX_LOGIT_DIFF,
-                "runs": args.torch_runs})
+                "threads": args.torch_threads, "max_logit_diff": MAX_LOGIT_DIFF}, args.torch_runs)
             diff = peers["torchattacks"].get("twin_max_abs_logit_diff")
             if args.torch_python and not (diff is not None and diff < MAX_LOGIT_DIFF):
                 failed = True
             log("ART peer")
-            peers["art"] = run_peer(args.art_python, "peer_art.py", {
-                **common, "saved_model": os.path.abspath(path), "runs": args.art_runs})
+            peers["art"] = run_peer_parts(parts, "art", args.art_python, "peer_art.py", {
+                **common, "saved_model": os.path.abspath(path)}, args.art_runs)
         result["peers"] = peers
-        result["speedup"] = speedups(ours, apgd, peers)
+        if parts.one_machine():
+            result["speedup"] = speedups(ours, apgd, peers)
+        else:
+            result["speedup"] = {"not_quoted": "the parts ran on different CPUs (see parts)"}
+    result["parts"] = parts.measured
     print(json.dumps(result, indent=1))
     if failed:
         print(f"bench.autoattack: FAILED: the PyTorch twin does not reproduce the model (max logit difference "

@@ -3,7 +3,7 @@
 | suite | what it measures | paper |
 |---|---|---|
 | whitebox | clean accuracy; FGSM, PGD-7/20 (L-inf), BIM, MI-FGSM, Step-LL, PGD-L2, C&W-L2 (+ mean L2 distortion); worst case per example over the L-inf attacks at --eps; accuracy vs eps and vs steps; optional majority vote | PNI sec. 4.1, Tables 2-4, Fig. 3; Study D.4 |
-| autoattack | standard (APGD-CE, APGD-T, FAB-T, Square) or rand (APGD-CE, APGD-DLR, EOT 20), each on the points still robust; cumulative robust accuracy, worst case | Croce & Hein 2020 sec. 5 |
+| autoattack | standard (APGD-CE, APGD-T, FAB-T, Square) or rand (APGD-CE, APGD-DLR, EOT 20), each on the points still robust; cumulative robust accuracy, worst case (over both suites when whitebox ran first) | Croce & Hein 2020 sec. 5 |
 | blackbox | SPSA (gradient-free) | Uesato et al. 2018; PNI sec. 4.2.2 |
 | transfer | PGD examples crafted on each model, accuracy of every model on them | PNI sec. 4.2.2; Study Table 1 |
 | obfuscation | the five checks of Athalye et al. with their numbers | PNI Table 7 |

@@ -35,21 +35,48 @@ def whitebox(ctx):
             if (get_attack(name).norm == "linf" and abs(params.get("eps", -1) - c.eps) < 1e-12
                     and (name, params) not in budget):
                 budget.append((name, params))
-        add_worst_case(ctx, model, budget, "whitebox")
+        add_worst_case(ctx, model, budget, "whitebox", extra=_autoattack_run(ctx, model, "linf", c.eps))
 
 
-def add_worst_case(ctx, model, attacks, suite_name):
+def _label(attack, params):
+    return attack + (f"-{params['steps']}" if "steps" in params else "")
+
+
+def _autoattack_run(ctx, model, norm, eps):
+    """[(label, per-trial correct arrays, eot)] of an autoattack suite run earlier in this run on ``model`` in
+    this threat model (empty when there was none): the whitebox worst case then covers AutoAttack too."""
+    run = ctx.autoattack_runs.get(model.name)
+    if not run or run["norm"] != norm or abs(run["eps"] - eps) > 1e-12:
+        return []
+    return [(f"autoattack-{run['version']}", run["correct"], run["eot"])]
+
+
+def _whitebox_runs(ctx, model, norm, eps):
+    """[(label, per-trial correct arrays, eot)] of every attack computed earlier in this run on ``model`` in this
+    threat model (no defense), for the autoattack suite's worst case over the whole run."""
+    out = []
+    for (name, attack, params, defense), row in ctx.cached_results():
+        if name != model.name or defense or attack == "clean" or get_attack(attack).norm != norm:
+            continue
+        if abs(float(params.get("eps", -1)) - eps) < 1e-12:
+            out.append((_label(attack, params), ctx.correct(model, attack, params), row["eot"]))
+    return out
+
+
+def add_worst_case(ctx, model, attacks, suite_name, extra=()):
     """The row ``worst_case``: the fraction of examples that neither clean evaluation nor any of ``attacks``
-    ([(attack, params)], one threat model) fooled, per trial, mean ± std over trials
+    ([(attack, params)], one threat model) nor any of ``extra`` ([(label, per-trial correct, eot)]: an earlier
+    AutoAttack run in that threat model) fooled, per trial, mean ± std over trials
     (``eval.metrics.robustness.worst_case``)."""
     if not attacks:
         return None
     base = ctx.result(model, "clean")
-    correct = [ctx.correct(model, "clean")] + [ctx.correct(model, a, p) for a, p in attacks]
+    correct = ([ctx.correct(model, "clean")] + [ctx.correct(model, a, p) for a, p in attacks]
+               + [c for _, c, _ in extra])
     acc, std, trials = worst_case(correct)
-    labels = [a + (f"-{p['steps']}" if "steps" in p else "") for a, p in attacks]
+    labels = [_label(a, p) for a, p in attacks] + [label for label, _, _ in extra]
     rows = [ctx.result(model, a, p) for a, p in attacks]
-    eot = max(r["eot"] for r in [base] + rows)
+    eot = max([r["eot"] for r in [base] + rows] + [e for _, _, e in extra])
     row = dict(model=model.name, attack="worst_case", params={"eps": ctx.config.eps, "attacks": labels},
                accuracy=acc, std=std, trials=trials, eot=eot, bpda=any(r["bpda"] for r in rows),
                seed=ctx.config.seed, seconds=0.0, num_examples=int(len(ctx.x)), noise=getattr(model, "noise", "on"),
@@ -85,10 +112,20 @@ def autoattack_suite(ctx):
                                  f"still robust)")
             ctx.report.add_result(**common, **row, accuracy=acc, std=std, seconds=out["seconds"] if k == len(
                 out["stages"]) - 1 else 0.0)
-        ctx.report.add_result(**common, **eot_fields, attack="worst_case",
-                              params={"eps": eps, "version": out["version"], "attacks": out["stages"][1:]},
-                              accuracy=out["accuracy"][-1], std=out["std"][-1], seconds=0.0,
-                              notes="examples that no attack of the run fooled (AutoAttack's robust accuracy)")
+        # The worst case over the whole run: AutoAttack and every attack an earlier suite (whitebox) ran on this
+        # model in the same threat model; with none, AutoAttack's own robust accuracy.
+        others = _whitebox_runs(ctx, model, c.autoattack_norm, eps)
+        acc, std, _ = worst_case([out["correct"]] + [correct for _, correct, _ in others])
+        ctx.autoattack_runs[model.name] = dict(norm=c.autoattack_norm, eps=eps, version=out["version"],
+                                               correct=out["correct"], eot=out["eot"])
+        labels = out["stages"][1:] + [label for label, _, _ in others]
+        worst_eot = max([out["eot"]] + [e for _, _, e in others])
+        ctx.report.add_result(**common, eot=worst_eot, **({"eot_mode": c.eot_mode} if worst_eot > 1 else {}),
+                              attack="worst_case", params={"eps": eps, "version": out["version"], "attacks": labels},
+                              accuracy=acc, std=std, seconds=0.0,
+                              notes="examples that no attack of the run fooled (AutoAttack's robust accuracy"
+                                    + (", and " + ", ".join(label for label, _, _ in others) + " of the whitebox "
+                                       "suite" if others else "") + ")")
         ctx.report.add_matrix(name="autoattack_cumulative", model=model.name, rows=[model.name],
                               cols=out["stages"], values=[out["accuracy"]], row_label="model",
                               col_label=f"robust accuracy after each attack, cumulative ({out['version']}, "

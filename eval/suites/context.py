@@ -21,6 +21,7 @@ class Context:
         self.progress = progress
         self._cache = {}
         self._correct = {}  # cache key -> per-trial boolean arrays (example classified correctly)
+        self.autoattack_runs = {}  # model name -> the autoattack suite's run (norm, eps, version, correct, eot)
 
     def settings(self, model):
         c = self.config
@@ -51,6 +52,11 @@ class Context:
             if record:
                 self.report.add_result(**row)
         return self._cache[key]
+
+    def cached_results(self):
+        """[((model name, attack, params dict, defense), row)] of every result computed so far."""
+        return [((name, attack, json.loads(params), defense), row)
+                for (name, attack, params, defense), row in self._cache.items()]
 
     def correct(self, model, attack, params=None, defense=None):
         """Per-trial boolean arrays of a row computed by ``result`` (example i classified correctly)."""

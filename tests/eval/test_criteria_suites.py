@@ -118,3 +118,24 @@ def test_autoattack_suite_reports_each_stage_in_either_norm(digits_models, tmp_p
         acc = [r["accuracy"] for r in rows]
         assert all(a >= b for a, b in zip(acc[:-2], acc[1:-1])) and acc[-1] == acc[-2]
         assert all(r["params"]["eps"] == eps for r in rows[1:])
+
+
+def test_the_worst_case_spans_both_attack_suites_of_a_run(digits_models, tmp_path):
+    """With whitebox and autoattack in one run, the suite that runs second reports the worst case over the
+    attacks of both (the examples no attack of the run fooled): never above either suite's own number."""
+    for order in (("whitebox", "autoattack"), ("autoattack", "whitebox")):
+        config = EvalConfig(models=(digits_models["plain"],), dataset="digits", num_examples=16, suites=order,
+                            report_dir=str(tmp_path / order[0]), eps=0.05, step_size=0.02, attacks=("fgsm", "pgd"),
+                            steps=(3,), steps_list=(3,), eps_list=(0.0, 0.05), apgd_iterations=3, square_queries=20)
+        report, _ = run(config, verbose=False)
+        rows = {(r["suite"], r["attack"]): r for r in report["results"]}
+        pgd, fgsm = rows[("whitebox", "pgd")]["accuracy"], rows[("whitebox", "fgsm")]["accuracy"]
+        final = rows[("autoattack", "autoattack:square")]["accuracy"]
+        first, second = (rows[(suite, "worst_case")] for suite in order)
+        assert second["accuracy"] <= min(pgd, fgsm, final, first["accuracy"])
+        if order[0] == "whitebox":
+            assert second["params"]["attacks"] == ["apgd_ce", "apgd_t", "fab_t", "square", "fgsm", "pgd-3"]
+            assert first["params"]["attacks"] == ["fgsm", "pgd-3"]
+        else:
+            assert second["params"]["attacks"] == ["fgsm", "pgd-3", "autoattack-standard"]
+            assert first["accuracy"] == final  # AutoAttack alone: its own robust accuracy
