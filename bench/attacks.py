@@ -53,9 +53,7 @@ def _data(args):
         return (rng.uniform(size=(args.num_examples, 32, 32, 3)).astype("float32"),
                 rng.integers(0, 10, size=args.num_examples).astype("int32"))
     from zoo.data import as_numpy
-    x, y = as_numpy(args.data, "test", args.num_examples)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
-    return x, y.astype("int32")
+    return as_numpy(args.data, "test", args.num_examples)  # float32 in [0, 1], int32 labels
 
 
 def main():

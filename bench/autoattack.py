@@ -118,12 +118,9 @@ def log(message):
 
 
 def _data(path, n):
-    import numpy as np
-
+    """The first ``n`` test images (float32 in [0, 1]) and labels (int32): ``zoo.data.as_numpy``."""
     from zoo.data import as_numpy
-    x, y = as_numpy(path, "test", n)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
-    return x, y.astype("int32")
+    return as_numpy(path, "test", n)
 
 
 def state_dir(args):
