@@ -137,24 +137,31 @@ def state_dir(args):
 class Parts:
     """Each part of the benchmark (our AutoAttack, our APGD-CE, one peer run) is measured once and kept as JSON
     in ``directory`` (written whole, then renamed: an interrupted part leaves nothing), with when and on which
-    CPU it ran; a rerun of the same command loads the finished parts and measures the rest (``fresh``: all)."""
+    CPU it ran; a rerun of the same command loads the finished parts and measures the rest (``fresh``: all).
+    ``identity`` (the model's version directory and export time) is stored with each part: a part made for
+    another export is measured again."""
 
-    def __init__(self, directory, cpu, fresh=False):
-        self.directory, self.cpu, self.fresh = directory, cpu, fresh
+    def __init__(self, directory, cpu, identity, fresh=False):
+        self.directory, self.cpu, self.identity, self.fresh = directory, cpu, identity, fresh
         self.measured = {}  # part -> {"measured_at", "cpu", "cached"}
 
     def get(self, name, measure, keep=lambda answer: True):
         import datetime
         path = os.path.join(self.directory, f"{name}.json")
+        stored = None
         if not self.fresh and os.path.isfile(path):
             with open(path) as f:
                 stored = json.load(f)
+            if stored.get("identity") != self.identity:
+                log(f"{name}: {path} was measured on {stored.get('identity')}, not {self.identity}: measuring again")
+                stored = None
+        if stored:
             log(f"{name}: measured earlier ({stored['measured_at']} on {stored['cpu']}), kept from {path}")
             self.measured[name] = {"measured_at": stored["measured_at"], "cpu": stored["cpu"], "cached": True}
             return stored["answer"]
         answer = measure()
         stored = {"measured_at": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": self.cpu,
-                  "answer": answer}
+                  "identity": self.identity, "answer": answer}
         self.measured[name] = {"measured_at": stored["measured_at"], "cpu": self.cpu, "cached": False}
         if keep(answer):
             os.makedirs(self.directory, exist_ok=True)
@@ -309,7 +316,8 @@ def main():
 
     from eval.metrics.robustness import predict
     x, y = _data(args.data, args.num_examples)
-    parts = Parts(state_dir(args), cpu_model(), args.fresh)
+    identity = {"path": os.path.abspath(path), "exported_at": served.metadata.get("exported_at")}
+    parts = Parts(state_dir(args), cpu_model(), identity, args.fresh)
     log(f"{model.name}: {len(x)} images, AutoAttack {args.version}, n_iter {args.n_iter}, "
         f"square_queries {args.square_queries}; finished parts kept in {parts.directory}")
     ours = parts.get("ours", lambda: run_ours(model, x, y, args))

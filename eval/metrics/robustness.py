@@ -178,8 +178,9 @@ def autoattack(model, x, y, version="auto", eps=LINF.eps, eot=None, trials=None,
     stage k the robust accuracy after the first k attacks (cumulative, as AutoAttack's log); ``correct`` holds
     the per-trial boolean arrays of the examples no attack fooled (for ``worst_case``). Robust
     means: the model as served (one draw for a random model) classifies the attack's x_adv correctly;
-    per trial t (TensorFlow seeded once with ``seed``, NumPy with seed + t: ``seed_tensorflow``) for random models, reported as mean ± std over trials. ``rand`` uses EOT
-    over 20 draws unless ``eot`` is given. ``norm``: ``linf`` (``eps`` e.g. 8/255) or ``l2`` (e.g. 0.5).
+    per trial t (TensorFlow seeded once with ``seed``, NumPy with seed + t: ``seed_tensorflow``) for random
+    models, reported as mean ± std over trials. ``rand`` uses EOT over 20 draws unless ``eot`` is given.
+    ``norm``: ``linf`` (``eps`` e.g. 8/255) or ``l2`` (e.g. 0.5).
     """
     version = resolve_autoattack_version(model, version)
     if version == "rand" and eot is None:

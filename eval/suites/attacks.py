@@ -52,8 +52,9 @@ def _autoattack_run(ctx, model, norm, eps):
 
 
 def _whitebox_runs(ctx, model, norm, eps):
-    """[(label, per-trial correct arrays, eot)] of every attack computed earlier in this run on ``model`` in this
-    threat model (no defense), for the autoattack suite's worst case over the whole run."""
+    """[(label, per-trial correct arrays, eot)] of every attack computed earlier in this run (whitebox, and any
+    other suite's rows) on ``model`` in this threat model (no defense), for the autoattack suite's worst case
+    over the whole run."""
     out = []
     for (name, attack, params, defense), row in ctx.cached_results():
         if name != model.name or defense or attack == "clean" or get_attack(attack).norm != norm:
@@ -124,8 +125,8 @@ def autoattack_suite(ctx):
                               attack="worst_case", params={"eps": eps, "version": out["version"], "attacks": labels},
                               accuracy=acc, std=std, seconds=0.0,
                               notes="examples that no attack of the run fooled (AutoAttack's robust accuracy"
-                                    + (", and " + ", ".join(label for label, _, _ in others) + " of the whitebox "
-                                       "suite" if others else "") + ")")
+                                    + (", and " + ", ".join(label for label, _, _ in others) + " computed "
+                                       "earlier in the run" if others else "") + ")")
         ctx.report.add_matrix(name="autoattack_cumulative", model=model.name, rows=[model.name],
                               cols=out["stages"], values=[out["accuracy"]], row_label="model",
                               col_label=f"robust accuracy after each attack, cumulative ({out['version']}, "
