@@ -17,7 +17,7 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TIMEOUT = 240  # seconds per run of both workers; a hang fails the test instead of blocking CI
+TIMEOUT = 480  # seconds per run of both workers (beside a second pytest worker); a hang fails the test, not CI
 
 # trainers.run.train with a callback that records the first step's loss (what python -m trainers.<method> runs)
 DRIVER = textwrap.dedent("""
