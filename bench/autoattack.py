@@ -75,6 +75,11 @@ def _positive(value):
     return number
 
 
+def _interpreter(value):
+    """An absolute path (the peers run in a temporary cwd, where a relative one would not resolve); '' stays ''."""
+    return os.path.abspath(value) if value else ""
+
+
 def _runs(known):
     def parse(value):
         runs = [r for r in value.split(",") if r]
@@ -98,9 +103,9 @@ def _parser():
     parser.add_argument("--square_queries", type=_positive, default=5000)
     parser.add_argument("--eot_iter", type=_positive, default=20, help="EOT draws of the rand version")
     parser.add_argument("--peers", action="store_true", help="also run torchattacks and ART in their own venvs")
-    parser.add_argument("--torch_python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"),
+    parser.add_argument("--torch_python", type=_interpreter, default=os.path.join(ROOT, ".venv-peers", "bin", "python"),
                         help="python of the torch + torchattacks venv ('' skips that peer)")
-    parser.add_argument("--art_python", default=os.path.join(ROOT, ".venv-art", "bin", "python"),
+    parser.add_argument("--art_python", type=_interpreter, default=os.path.join(ROOT, ".venv-art", "bin", "python"),
                         help="python of the TensorFlow + ART venv ('' skips that peer)")
     parser.add_argument("--torch_threads", type=_positive, default=2)
     parser.add_argument("--torch_runs", type=_runs(TORCH_RUNS), default=",".join(TORCH_RUNS),
