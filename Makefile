@@ -62,8 +62,10 @@ bench-attack-peers: $(STAMP) $(PEERS)/.installed-torchattacks $(ART_VENV)/.insta
 
 # Every shipped model under one protocol (hours on 2 cores; cached per model, rerun to resume):
 # docs/LEADERBOARD.md, docs/leaderboard.json, docs/leaderboard/*.png and each model card's numbers.
+# LEADERBOARD_PRESET= (empty) runs the default protocol: EOT 8 and 5 trials for random models.
+LEADERBOARD_PRESET ?= configs/leaderboard/cpu.cfg
 leaderboard: $(STAMP)
-	$(PY) -m eval.leaderboard $(ARGS)
+	$(PY) -m eval.leaderboard $(if $(LEADERBOARD_PRESET),--flagfile=$(LEADERBOARD_PRESET)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

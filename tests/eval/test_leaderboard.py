@@ -163,3 +163,17 @@ def test_paper_numbers_name_their_source():
             for mean, std in entry.get(noise, {}).values():
                 assert 0 <= mean <= 100 and (std is None or std >= 0)
     assert PAPER["pni_w_resnet20"]["on"]["pgd"] == (45.94, 0.11)
+
+
+def test_the_cpu_preset_is_the_default_protocol_with_less_work_on_random_models():
+    """configs/leaderboard/cpu.cfg (what `make leaderboard` runs) parses, and changes only what its header says."""
+    import dataclasses
+
+    from eval.leaderboard.protocol import Protocol
+    preset_file = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                               "configs", "leaderboard", "cpu.cfg")
+    cli.parse(["leaderboard", f"--flagfile={preset_file}"])
+    preset = cli.protocol_from_flags()
+    changed = {k for k, v in dataclasses.asdict(preset).items() if v != getattr(Protocol(), k)}
+    assert changed == {"trials", "eot", "steps_list"}
+    assert (preset.trials, preset.eot) == (2, 4) and set(preset.steps) <= set(preset.steps_list)
