@@ -31,8 +31,9 @@ The first ``--num_examples`` images of the test split of ``--data``, L-inf eps 8
 (defaults: AutoAttack's 100, 5,000 and 20); smaller values are for smoke runs. Wall times include tracing.
 
 The full run takes hours on 2 cores, so it resumes: each part (``ours``, ``ours_apgd_ce``, each peer run in its own
-process) is kept as JSON in ``--state_dir`` (default ``runs/bench_autoattack/<model, version, noise, images and
-budgets>``) when it finishes, and the same command run again measures only the missing parts (``--fresh``: all).
+process) is kept as JSON in ``--state_dir`` (default ``bench/results/autoattack/<model, version, noise, images
+and budgets>``, committed: a fresh checkout resumes from them) when it finishes, and the same command run again
+measures only the missing parts (``--fresh``: all).
 ``parts`` in the JSON says when and on which CPU each part ran; the speed ratios are quoted only when every part
 ran on the same CPU model (parts from different sessions are not one run: say so when quoting them).
 
@@ -112,7 +113,7 @@ def _parser():
                         help="torchattacks runs (the shipped autoattack ignores --n_iter / --square_queries)")
     parser.add_argument("--art_runs", type=_runs(ART_RUNS), default=",".join(ART_RUNS), help="ART runs")
     parser.add_argument("--state_dir", default=None,
-                        help="where each finished part's JSON is kept (default runs/bench_autoattack/<settings>): "
+                        help="where each finished part's JSON is kept (default bench/results/autoattack/<settings>): "
                              "the same command run again skips the parts already measured")
     parser.add_argument("--fresh", action="store_true", help="measure every part again (ignore --state_dir)")
     return parser
@@ -136,7 +137,14 @@ def state_dir(args):
     model = os.path.basename(os.path.normpath(args.model)) if os.sep in args.model else args.model
     key = (f"{model}_{args.version}_noise-{args.noise}_n{args.num_examples}_it{args.n_iter}_q{args.square_queries}"
            f"_eot{args.eot_iter}_b{args.batch}")
-    return os.path.join(ROOT, "runs", "bench_autoattack", key)
+    return os.path.join(ROOT, "bench", "results", "autoattack", key)
+
+
+def _shown_path(path):
+    """``path`` relative to the checkout when inside it (kept parts stay valid in another clone), else absolute."""
+    path = os.path.abspath(path)
+    inside = os.path.commonpath([path, ROOT]) == ROOT
+    return os.path.relpath(path, ROOT) if inside else path
 
 
 class Parts:
@@ -321,7 +329,7 @@ def main():
 
     from eval.metrics.robustness import predict
     x, y = _data(args.data, args.num_examples)
-    identity = {"path": os.path.abspath(path), "exported_at": served.metadata.get("exported_at")}
+    identity = {"path": _shown_path(path), "exported_at": served.metadata.get("exported_at")}
     parts = Parts(state_dir(args), cpu_model(), identity, args.fresh)
     log(f"{model.name}: {len(x)} images, AutoAttack {args.version}, n_iter {args.n_iter}, "
         f"square_queries {args.square_queries}; finished parts kept in {parts.directory}")

@@ -3,7 +3,7 @@
     python -m eval.leaderboard [--models=a,b] [--dataset=../shared/data/cifar10_jpeg/1.0.0] \
         [--clean_examples=10000] [--num_examples=1000] [--trials=N] [--eot=N] [--steps=20,100] \
         [--suites=whitebox,corruption,perturbation_seq,boundary] [--baseline=vanilla_resnet20] \
-        [--work_dir=reports/leaderboard] [--markdown=docs/LEADERBOARD.md] [--json=docs/leaderboard.json] \
+        [--work_dir=docs/leaderboard/reports] [--markdown=docs/LEADERBOARD.md] [--json=docs/leaderboard.json] \
         [--plots_dir=docs/leaderboard] [--update_cards] [--reproduction=docs/REPRODUCTION.md] \
         [--channels_report=reports/channels_vanilla/report.json]
 

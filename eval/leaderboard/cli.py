@@ -44,7 +44,8 @@ def define_flags():
     flags.DEFINE_integer("directions", d.directions, "random orthogonal directions of W_f (ANP: 1000)", **f)
     flags.DEFINE_list("suites", list(SUITES), f"eval suites to run (clean always runs): {', '.join(SUITES)}", **f)
     flags.DEFINE_string("baseline", "vanilla_resnet20", "model whose corruption errors / flip rates are 100", **f)
-    flags.DEFINE_string("work_dir", "reports/leaderboard", "per-model eval reports (the cache)", **f)
+    flags.DEFINE_string("work_dir", "docs/leaderboard/reports", "per-model eval reports (the cache; their "
+                        "report.json files are committed, so the board is built across sessions and fresh checkouts)", **f)
     flags.DEFINE_string("markdown", "docs/LEADERBOARD.md", "the board (Markdown)", **f)
     flags.DEFINE_string("json", "docs/leaderboard.json", "the board (JSON)", **f)
     flags.DEFINE_string("plots_dir", "docs/leaderboard", "accuracy-vs-eps / -steps PNGs", **f)
