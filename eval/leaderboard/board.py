@@ -170,7 +170,7 @@ def protocol_lines(protocol, baseline, plots="leaderboard/"):
            f"and C&W-L2 ({p.cw_iterations} iterations per binary-search step; accuracy and mean L2 of successful "
            f"examples) on the first {p.num_examples} images" if "whitebox" in suites else None,
            f"- random models: {trials}, BPDA for non-differentiable parts; noise-off rows: every noise source off "
-           "for prediction and attack (PNI Table 2 'test without PNI')",
+           "for prediction and attack (PNI Table 2 'test without PNI'), one trial without EOT as a deterministic model",
            f"- mCE / relative mCE (CIFAR-10-C generated here, 15 benchmark corruptions x 5 severities, the same "
            f"{p.num_examples} images) in % of `{baseline}`" if "corruption" in suites else None,
            f"- mFR (CIFAR-10-P, {p.sequence_examples} images per perturbation) in % of `{baseline}`"

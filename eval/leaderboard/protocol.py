@@ -8,7 +8,8 @@ export or a changed protocol re-evaluates and anything else is read back.
 
 How the protocol maps onto eval (``Protocol.eval_config``; EvalConfig ``noise="both"`` adds the
 ``"<name> (noise off)"`` rows of random models, ``trials`` / ``eot`` None = eval's automatic settings,
-``eval.metrics.robustness.attack_settings``: EOT 8 and 5 trials for random models):
+``eval.metrics.robustness.attack_settings``: EOT 8 and 5 trials for random models; EvalConfig ``random_only``
+applies them to random models only, so deterministic models and noise-off rows get one trial without EOT):
 
 - clean accuracy on the first ``clean_examples`` test images: ``Context.result(model, "clean")`` on its own
   Context (rows with ``suite="clean_full"``);
@@ -88,7 +89,8 @@ class Protocol:
         from eval.suites import EvalConfig
         return EvalConfig(models=(version_dir,), dataset=self.dataset, data_dir=self.data_dir, split=self.split,
                           num_examples=self.num_examples, suites=self.suites, report_dir=report_dir,
-                          trials=self.trials, eot=self.eot, eot_mode=self.eot_mode, noise="both", bpda=self.bpda,
+                          trials=self.trials, eot=self.eot, random_only=True, eot_mode=self.eot_mode, noise="both",
+                          bpda=self.bpda,
                           seed=self.seed, batch_size=self.batch_size, eps=self.eps, step_size=self.step_size,
                           steps=(self.eps_curve_steps,), eps_list=self.eps_list, steps_list=self.steps_list,
                           attacks=ATTACKS, cw_iterations=self.cw_iterations,
@@ -169,9 +171,8 @@ def evaluate(name, version_dir, protocol, work_dir, data, cache_dir=None, verbos
     if tuple(model.input_shape) != tuple(x_all.shape[1:]):
         raise ZooError(f"model {name} ({version_dir}) takes images of shape {tuple(model.input_shape)} but "
                        f"--dataset={protocol.dataset} has {tuple(x_all.shape[1:])}")
+    # random_only: --trials / --eot are for random models; a deterministic one and the noise-off views get 1 and 1
     config = protocol.eval_config(version_dir, report_dir, cache_dir)
-    if not model.is_random:  # --trials / --eot are for random models; a deterministic one gets eval's 1 and 1
-        config = dataclasses.replace(config, trials=None, eot=None)
     report = Report({"command": "python -m eval.leaderboard", "models": {name: {
                          "path": version_dir, "is_random": model.is_random,
                          "is_differentiable": model.is_differentiable,

@@ -70,7 +70,7 @@ def analysis_suite(ctx):
         # examples are those of the model as served, crafted with its EOT and BPDA settings.
         fn = model.model_fn(model.deterministic_mode(c.bpda))
         ctx.progress(f"{model.name}: M1 / M2")
-        eot, _, mode = attack_settings(model, c.eot, 1, c.bpda)
+        eot, _, mode = attack_settings(model, c.model_settings(model)[0], 1, c.bpda)
         x_adv = craft(model, "pgd", x, y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size, c.eot_mode)
         for kind, data in (("natural", x), ("adversarial", x_adv)):
             pred = np.argmax(fn(data).numpy(), axis=1).astype(np.int32)

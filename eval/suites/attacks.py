@@ -95,7 +95,8 @@ def autoattack_suite(ctx):
     c = ctx.config
     eps = c.eps if c.autoattack_norm == "linf" else c.eps_l2
     for model in ctx.attack_models:
-        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, eps, eot=c.eot, trials=c.trials, bpda=c.bpda,
+        eot, trials = c.model_settings(model)
+        out = autoattack(model, ctx.x, ctx.y, c.autoattack_version, eps, eot=eot, trials=trials, bpda=c.bpda,
                          seed=c.seed, batch_size=c.batch_size, eot_mode=c.eot_mode, apgd_iterations=c.apgd_iterations,
                          square_queries=c.square_queries, progress=ctx.progress, norm=c.autoattack_norm)
         common = dict(model=model.name, trials=out["trials"], bpda=out["mode"] in ("bpda", "deterministic_bpda"),
@@ -164,7 +165,7 @@ def transfer(ctx):
     names = [m.name for m in models]
     values = []
     for source in models:
-        eot, _, mode = attack_settings(source, c.eot, 1, c.bpda)
+        eot, _, mode = attack_settings(source, c.model_settings(source)[0], 1, c.bpda)
         ctx.progress(f"transfer: crafting on {source.name}")
         x_adv = craft(source, "pgd", ctx.x, ctx.y, pgd_params(c, max(c.steps)), eot, mode, c.batch_size, c.eot_mode)
         values.append([float(np.mean(predict(target, x_adv) == ctx.y)) for target in models])

@@ -25,6 +25,7 @@ class EvalConfig:
     report_dir: str = "reports/latest"
     trials: int = None          # None: 5 for random models, 1 otherwise
     eot: int = None             # None: 8 for random models, 1 otherwise
+    random_only: bool = False   # trials / eot apply to random models only (noise-off views get 1 and 1)
     eot_mode: str = "gradient"  # gradient: mean of per-draw loss gradients (Athalye et al.); logits: of averaged logits
     protocol: str = "default"   # pni: eot 1 and 5 trials for every model (PNI sec. 4.1's tables)
     noise: str = "on"           # on | off | both: whitebox/blackbox/transfer/obfuscation as served, noise off, or both
@@ -58,6 +59,14 @@ class EvalConfig:
     eps_l2: float = L2.eps              # L2 budget of the autoattack suite's l2 norm (RobustBench CIFAR-10: 0.5)
     apgd_iterations: int = 100          # APGD iterations per run (Croce & Hein 2020: 100)
     square_queries: int = 5000          # Square Attack queries per example (AutoAttack: 5,000)
+
+    def model_settings(self, model):
+        """(eot, trials) for ``model``: the config's, or None and None (eval's automatic 1 and 1) for a
+        deterministic model or noise-off view when ``random_only`` is set (the leaderboard's protocol: repeating
+        a deterministic attack graph with EOT, or trials beyond one, multiplies its cost for the same row)."""
+        if self.random_only and not model.is_random:
+            return None, None
+        return self.eot, self.trials
 
     def __post_init__(self):
         if self.eot_mode not in EOT_MODES:

@@ -25,7 +25,8 @@ class Context:
 
     def settings(self, model):
         c = self.config
-        return dict(eot=c.eot, trials=c.trials, bpda=c.bpda, seed=c.seed, batch_size=c.batch_size,
+        eot, trials = c.model_settings(model)
+        return dict(eot=eot, trials=trials, bpda=c.bpda, seed=c.seed, batch_size=c.batch_size,
                     eot_mode=c.eot_mode, votes=c.votes)
 
     @property

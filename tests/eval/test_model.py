@@ -111,6 +111,25 @@ def test_noise_off_rows_are_the_deterministic_signature_with_std_zero(exports, d
     assert evaluate(cd, x, y, "fgsm", {"eps": 0.1})["bpda"] is True  # noise off keeps BPDA
 
 
+def test_random_only_gives_noise_off_rows_one_trial_without_eot(exports, tmp_path):
+    # the leaderboard's protocol: --trials / --eot are for the random rows; the noise-off view is deterministic
+    def rows(random_only):
+        config = EvalConfig(models=(exports["noisy"],), dataset="digits", num_examples=16, suites=("whitebox",),
+                            report_dir=str(tmp_path / str(random_only)), noise="both", attacks=("fgsm",),
+                            steps=(2,), steps_list=(2,), eps_list=(0.1,), eps=0.1, step_size=0.05, trials=2, eot=2,
+                            random_only=random_only)
+        report, _ = run(config, verbose=False)
+        return {(r["model"], r["attack"]): r for r in report["results"] if r["suite"] == "whitebox"}
+
+    shared, only = rows(False), rows(True)
+    for attack in ("fgsm", "pgd"):
+        assert (shared["noisy (noise off)", attack]["trials"], shared["noisy (noise off)", attack]["eot"]) == (2, 2)
+        assert (only["noisy (noise off)", attack]["trials"], only["noisy (noise off)", attack]["eot"]) == (1, 1)
+        assert (only["noisy", attack]["trials"], only["noisy", attack]["eot"]) == (2, 2)  # random rows unchanged
+    # the same deterministic FGSM either way: EOT over identical passes and repeated trials change nothing
+    assert only["noisy (noise off)", "fgsm"]["accuracy"] == shared["noisy (noise off)", "fgsm"]["accuracy"]
+
+
 def test_noise_both_reports_own_rows_in_json_markdown_and_the_cli_table(exports, tmp_path, capsys):
     config = EvalConfig(models=(exports["noisy"], exports["cd"]), dataset="digits", num_examples=16,
                         suites=("whitebox", "transfer"), report_dir=str(tmp_path), noise="both", attacks=("fgsm",),
