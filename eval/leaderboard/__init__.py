@@ -5,7 +5,7 @@
         [--suites=whitebox,corruption,perturbation_seq,boundary] [--baseline=vanilla_resnet20] \
         [--work_dir=docs/leaderboard/reports] [--markdown=docs/LEADERBOARD.md] [--json=docs/leaderboard.json] \
         [--plots_dir=docs/leaderboard] [--update_cards] [--reproduction=docs/REPRODUCTION.md] \
-        [--channels_report=reports/channels_vanilla/report.json]
+        [--channels_report=docs/leaderboard/channels/report.json]
 
 Models are ``zoo.list_pretrained()`` (``$ZOO_PRETRAINED_DIR`` overrides the root). Each is evaluated by
 eval's own suites into ``<work_dir>/<name>/report.json`` (``eval.leaderboard.protocol``: what each

@@ -10,6 +10,7 @@ from zoo.errors import ZooError
 from zoo.threat import format_pixels, parse_pixels, pixel_list
 
 FLAGS = flags.FlagValues()  # own flag set: importable beside eval.cli / trainers without name clashes
+CHANNELS_REPORT = "docs/leaderboard/channels/report.json"  # committed channels-suite report (claims 4a / 4c)
 
 
 def define_flags():
@@ -53,8 +54,9 @@ def define_flags():
     flags.DEFINE_bool("update_cards", True, "write each model's numbers into its MODEL_CARD.md", **f)
     flags.DEFINE_string("reproduction", "docs/REPRODUCTION.md", "the papers' claims checked against the board "
                         "(Markdown; empty: not written)", **f)
-    flags.DEFINE_string("channels_report", None, "report.json of `python -m eval --suite=channels` on "
-                        "vanilla_resnet20 (REPRODUCTION.md claims 4a / 4c; unset: not measured yet)", **f)
+    flags.DEFINE_string("channels_report", CHANNELS_REPORT, "report.json of `python -m eval --suite=channels` on "
+                        "vanilla_resnet20 (REPRODUCTION.md claims 4a / 4c); the default is used when it exists "
+                        "(committed, like the per-model reports), an explicit path must exist, empty: none", **f)
 
 
 def protocol_from_flags():
@@ -90,6 +92,14 @@ def select_models(requested):
         raise ZooError(f"--models={','.join(unknown)}: unknown model{'s' if len(unknown) > 1 else ''}; expected "
                        f"some of {', '.join(names) or 'none (no shipped models)'}")
     return list(dict.fromkeys(requested))
+
+
+def channels_report_path(value, explicit):
+    """The channels report to read: ``value`` when given on the command line (it must then exist), else the
+    committed default ``CHANNELS_REPORT`` when it exists, else None (claims 4a / 4c: not measured yet)."""
+    if explicit:
+        return value or None
+    return CHANNELS_REPORT if os.path.exists(CHANNELS_REPORT) else None
 
 
 def load_channels_report(path):
@@ -197,7 +207,7 @@ def main(argv=None):
         models = select_models(FLAGS.models)
         out = run(protocol, models, FLAGS.work_dir, FLAGS.markdown, FLAGS.json, FLAGS.plots_dir, FLAGS.baseline,
                   FLAGS.cache_dir, FLAGS.update_cards, reproduction_path=FLAGS.reproduction or None,
-                  channels_report=FLAGS.channels_report)
+                  channels_report=channels_report_path(FLAGS.channels_report, FLAGS["channels_report"].present))
     except ZooError as err:
         usage_error(err)
     p = out["paths"]

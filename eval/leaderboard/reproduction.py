@@ -22,8 +22,8 @@ STUDY, PNI, ANP = "Dziedzic & Krishnan (perturbation study)", "He, Rakin & Fan 2
 SCALE = "ours: ResNet-20 trained {epochs} on JPEG CIFAR-10 (papers: 160 epochs on PNG CIFAR-10)"
 ATTACK = "; our PGD-{steps} L-inf 8/255 on {n} images (PNI: PGD-7; study: 40 / 100 / 1000 steps)"
 CHANNELS_COMMAND = ("python -m eval --model=vanilla_resnet20 --suite=channels --dataset=../shared/data/cifar10_jpeg/"
-                    "1.0.0 --num_examples=1000 --report_dir=reports/channels_vanilla, then python -m "
-                    "eval.leaderboard --channels_report=reports/channels_vanilla/report.json")
+                    "1.0.0 --num_examples=1000 --report_dir=docs/leaderboard/channels, then python -m "
+                    "eval.leaderboard (it reads docs/leaderboard/channels/report.json when that exists)")
 
 
 class Inputs:

@@ -186,3 +186,15 @@ def test_run_writes_reproduction_beside_the_board(tmp_path, monkeypatch):
               if re.match(r"\| \d[a-c]? \|", line)}
     assert claims["1"] == f"**{HOLDS}**" and claims["2a"] == f"**{HOLDS}**" and claims["2b"] == f"**{HOLDS}**"
     assert claims["6a"] == f"**{PENDING}**" and len(claims) == len(reproduction.CLAIMS)
+
+
+def test_channels_report_default_is_read_only_when_committed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.channels_report_path(cli.CHANNELS_REPORT, explicit=False) is None  # not there yet: not measured
+    os.makedirs(os.path.dirname(cli.CHANNELS_REPORT))
+    open(cli.CHANNELS_REPORT, "w").close()
+    assert cli.channels_report_path(cli.CHANNELS_REPORT, explicit=False) == cli.CHANNELS_REPORT
+    assert cli.channels_report_path("", explicit=True) is None  # --channels_report= turns it off
+    assert cli.channels_report_path("elsewhere.json", explicit=True) == "elsewhere.json"  # must exist: load fails
+    with pytest.raises(cli.ZooError, match="--channels_report=elsewhere.json"):
+        cli.load_channels_report("elsewhere.json")
