@@ -302,7 +302,7 @@ CLAIMS = [
      "test accuracy of about 85% for CIFAR-10 ... the particular distribution of perturbations is not as relevant "
      "as their magnitude'",
      "an eval report of `--suite=channels` on vanilla_resnet20 (accuracy_vs_distortion curves), "
-     "passed as --channels_report",
+     "docs/leaderboard/channels/report.json or --channels_report",
      f"holds if, at each relative distortion of {', '.join(f'{d:g}' for d in DISTORTIONS)} % covered by 3+ channels, "
      f"the channels' accuracies are within {100 * SPREAD:g} points", claim_channels_curves),
     ("4b", "adaptive attacks take the input-channel defenses to ~0",
@@ -316,8 +316,8 @@ CLAIMS = [
      f"{STUDY}, sec. 3.4 / Table 1 (ResNet-18, adaptive C&W, 2000 images): 'Laplace attacked images transfer "
      "the best to other defenses'; Laplace row 3.05, 23.35, 24.60, 23.80, 46.70 % (printed heads FC, CD, SVD, "
      "Gauss, Laplace), i.e. mean 18.7 % off its own column vs 29.2 % for Uniform, the next lowest",
-     "the transfer_matrix of an eval report of `--suite=channels` on vanilla_resnet20, passed as "
-     "--channels_report",
+     "the transfer_matrix of an eval report of `--suite=channels` on vanilla_resnet20, "
+     "docs/leaderboard/channels/report.json or --channels_report",
      "holds if the Laplace row has the lowest mean accuracy over the columns of the other channels",
      claim_transfer),
     ("5", "feature noise (RobustNet) is more robust than parameter noise (ParamNet) under C&W",
