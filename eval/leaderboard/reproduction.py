@@ -117,7 +117,9 @@ def claim_pni_vs_pat(inputs):
     v = {(n, k): inputs.value(n, k) for n in (pni, pat) for k in keys}
     ours = " | ".join(f"{k.upper()}: " + _fmt([(n, v[(n, k)]) for n in (pni, pat)]) for k in keys)
     verdict = _verdict(inputs, lambda: all(v[(pni, k)] > v[(pat, k)] for k in keys))
-    return ours, verdict, _budget(inputs, (pni, pat)) + _attack(inputs) + "; PNI-W: mean over random trials, EOT"
+    return ours, verdict, (_budget(inputs, (pni, pat)) + _attack(inputs) + "; PNI-W: mean over random trials, EOT "
+                           "(PNI's own PGD takes one noisy sample per gradient step, sec. 5: 'incorrect gradient owing "
+                           "to the single sample'; EOT removes that part of its advantage)")
 
 
 def claim_noise_off(inputs):
@@ -125,9 +127,12 @@ def claim_noise_off(inputs):
     on = {k: inputs.value(pni, k) for k in keys}
     off = {k: inputs.value(pni, k, noise="off") for k in keys}
     ours = " | ".join(f"{k.upper()}: " + _fmt([("on", on[k]), ("off", off[k])]) for k in keys)
+    if all(on[k] is not None and off[k] is not None for k in keys):  # the size beside the direction the rule checks
+        ours += "; drop " + ", ".join(f"{100 * (on[k] - off[k]):.1f}" for k in keys) + " points (paper: 14.5)"
     verdict = _verdict(inputs, lambda: all(off[k] < on[k] for k in keys))
     return ours, verdict, (_budget(inputs, (pni,)) + _attack(inputs) +
-                           "; noise off = every noise source off for prediction and attack")
+                           "; noise off = every noise source off for prediction and attack; the rule checks the "
+                           "direction only, compare the size of the drop with the paper's")
 
 
 def claim_ordering(inputs):
