@@ -117,9 +117,8 @@ def claim_pni_vs_pat(inputs):
     v = {(n, k): inputs.value(n, k) for n in (pni, pat) for k in keys}
     ours = " | ".join(f"{k.upper()}: " + _fmt([(n, v[(n, k)]) for n in (pni, pat)]) for k in keys)
     verdict = _verdict(inputs, lambda: all(v[(pni, k)] > v[(pat, k)] for k in keys))
-    return ours, verdict, (_budget(inputs, (pni, pat)) + _attack(inputs) + "; PNI-W: mean over random trials, EOT "
-                           "(PNI's own PGD takes one noisy sample per gradient step, sec. 5: 'incorrect gradient owing "
-                           "to the single sample'; EOT removes that part of its advantage)")
+    return ours, verdict, (_budget(inputs, (pni, pat)) + _attack(inputs) + "; PNI-W: mean over trials with EOT, "
+                           "where PNI's own PGD takes one noisy sample per step (sec. 5: 'the single sample')")
 
 
 def claim_noise_off(inputs):
