@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 
 from zoo.errors import ZooError
@@ -39,6 +40,7 @@ ATTACKS = ("fgsm", "pgd", "cw_l2")
 CLEAN_SUITE = "clean_full"
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY = "leaderboard"  # report meta entry holding the cache key, seconds and the model's export info
+JOURNAL = "journal.jsonl"  # finished result rows of a run in progress (eval.suites.journal), beside report.json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +160,7 @@ def evaluate(name, version_dir, protocol, work_dir, data, cache_dir=None, verbos
     from eval import model as model_lib
     from eval.report import Report
     from eval.suites import SUITES, Context
+    from eval.suites.journal import Journal
     from zoo.cli import writable_dir
 
     key, meta = model_key(version_dir, protocol)
@@ -182,16 +185,21 @@ def evaluate(name, version_dir, protocol, work_dir, data, cache_dir=None, verbos
                      "suites": ["clean"] + list(protocol.suites),
                      "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     bar = tqdm(total=1 + len(protocol.suites) + 1, desc=name, disable=not verbose, leave=True)
+    journal = Journal(os.path.join(report_dir, JOURNAL), key)  # a run cut off part-way resumes from here
+    if journal.restored and verbose:
+        print(f"[leaderboard] {name}: resuming, {journal.restored} result rows ({journal.restored_seconds} s) read "
+              f"back from {journal.path}", file=sys.stderr)
 
     def progress(text):
         bar.set_postfix_str(text[:60], refresh=True)
 
     clean_ctx = Context(dataclasses.replace(config, num_examples=protocol.clean_examples), [model],
-                        x_all[:protocol.clean_examples], y_all[:protocol.clean_examples], report, progress)
+                        x_all[:protocol.clean_examples], y_all[:protocol.clean_examples], report, progress, journal)
     for m in clean_ctx.attack_models:
         clean_ctx.result(m, "clean", suite_name=CLEAN_SUITE)
     bar.update()
-    ctx = Context(config, [model], x_all[:protocol.num_examples], y_all[:protocol.num_examples], report, progress)
+    ctx = Context(config, [model], x_all[:protocol.num_examples], y_all[:protocol.num_examples], report, progress,
+                  journal)
     from eval.suites import pgd_params
     for suite_name in protocol.suites:
         SUITES.get(suite_name)(ctx)
@@ -200,10 +208,13 @@ def evaluate(name, version_dir, protocol, work_dir, data, cache_dir=None, verbos
                 for steps in protocol.steps:
                     ctx.result(m, "pgd", pgd_params(config, steps), suite_name="whitebox")
         bar.update()
-    seconds = round(time.time() - start, 1)
+    # a resumed run: this session's wall time plus the compute time of the rows journaled in earlier sessions
+    seconds = round(time.time() - start + journal.restored_seconds, 1)
     report.update_meta(seconds=seconds, **{KEY: {"key": key, "name": name, "seconds": seconds, "cpu": cpu_model(),
-                                                 "protocol": protocol.as_dict(), "export": export_info(meta)}})
+                                                 "protocol": protocol.as_dict(), "export": export_info(meta),
+                                                 **({"resumed_rows": journal.restored} if journal.restored else {})}})
     report.write(report_dir)
+    journal.remove()
     bar.update()
     bar.close()
     return report.to_dict()

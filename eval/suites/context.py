@@ -16,9 +16,10 @@ def suite(name):
 class Context:
     """Models, data, config, report and a cache so that suites share results."""
 
-    def __init__(self, config, models, x, y, report, progress):
+    def __init__(self, config, models, x, y, report, progress, journal=None):
         self.config, self.models, self.x, self.y, self.report = config, models, x, y, report
         self.progress = progress
+        self.journal = journal  # eval.suites.journal.Journal: rows of an interrupted run are read back from it
         self._cache = {}
         self._correct = {}  # cache key -> per-trial boolean arrays (example classified correctly)
         self.autoattack_runs = {}  # model name -> the autoattack suite's run (norm, eps, version, correct, eot)
@@ -44,10 +45,17 @@ class Context:
     def result(self, model, attack, params=None, defense=None, suite_name=None, record=True, x=None, y=None):
         key = (model.name, attack, json.dumps(params or {}, sort_keys=True, default=str), defense)
         if key not in self._cache:
-            self.progress(f"{model.name}: {attack} {_short(params)}")
-            correct = []
-            row = evaluate(model, self.x if x is None else x, self.y if y is None else y, attack, params,
-                           defense=defense, suite=suite_name, correct=correct, **self.settings(model))
+            journal_key = (len(self.x),) + key  # the clean-accuracy context and the attack context share a journal
+            journaled = self.journal.get(journal_key) if self.journal is not None and x is None else None
+            if journaled is not None:
+                row, correct = journaled
+            else:
+                self.progress(f"{model.name}: {attack} {_short(params)}")
+                correct = []
+                row = evaluate(model, self.x if x is None else x, self.y if y is None else y, attack, params,
+                               defense=defense, suite=suite_name, correct=correct, **self.settings(model))
+                if self.journal is not None and x is None:
+                    self.journal.put(journal_key, row, correct)
             self._cache[key] = row
             self._correct[key] = correct
             if record:

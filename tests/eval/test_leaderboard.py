@@ -177,3 +177,67 @@ def test_the_cpu_preset_is_the_default_protocol_with_less_work_on_random_models(
     changed = {k for k, v in dataclasses.asdict(preset).items() if v != getattr(Protocol(), k)}
     assert changed == {"trials", "eot", "steps_list"}
     assert (preset.trials, preset.eot) == (2, 4) and set(preset.steps) <= set(preset.steps_list)
+
+
+def test_a_run_cut_off_part_way_resumes_from_its_journal(env, monkeypatch):
+    """A board run killed mid-model keeps its finished rows (journal.jsonl beside the report); the same command
+    then computes only the rest, and the rows of the first session reach the report unchanged."""
+    from eval.suites import context
+    real, calls = context.evaluate, []
+
+    def counted(*a, **kw):
+        if len(calls) == limit:
+            raise KeyboardInterrupt  # what a session's end does to a background run
+        calls.append(a[3])  # the attack
+        return real(*a, **kw)
+
+    monkeypatch.setattr(context, "evaluate", counted)
+    argv = env["argv"] + ["--models=noisy", "--suites=whitebox"]
+    limit = None
+    fresh = [a.replace(str(env["out"] / "work"), str(env["out"] / "fresh")) for a in argv]
+    cli.main(fresh)  # uninterrupted, for the number of rows a whole run computes
+    total, calls[:] = len(calls), []
+    assert total > 4
+    limit = 3
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(argv)
+    work = env["out"] / "work" / "noisy"
+    assert not (work / "report.json").exists()  # nothing half-written
+    journal = [json.loads(line) for line in (work / protocol_lib.JOURNAL).read_text().splitlines()]
+    assert len(journal) == 1 + 3 and "journal" in journal[0]
+    first = [entry["row"] for entry in journal[1:]]
+
+    calls[:], limit = [], None
+    cli.main(argv)
+    assert len(calls) == total - 3  # only what the first session had not finished
+    assert not (work / protocol_lib.JOURNAL).exists()  # removed once report.json is written
+    report = json.loads((work / "report.json").read_text())
+    assert report["meta"]["leaderboard"]["resumed_rows"] == 3
+    assert report["meta"]["leaderboard"]["seconds"] >= sum(r["seconds"] for r in first)
+    stored = [{k: r.get(k) for k in ("attack", "params", "accuracy", "std", "seconds")} for r in report["results"]]
+    for row in first:
+        assert {k: row.get(k) for k in ("attack", "params", "accuracy", "std", "seconds")} in stored
+    fresh_report = json.loads((env["out"] / "fresh" / "noisy" / "report.json").read_text())
+    assert sorted((r["model"], r["attack"], json.dumps(r["params"], sort_keys=True)) for r in report["results"]) == \
+        sorted((r["model"], r["attack"], json.dumps(r["params"], sort_keys=True)) for r in fresh_report["results"])
+
+
+def test_the_journal_ignores_a_torn_line_and_another_runs_rows(tmp_path):
+    from eval.suites.journal import Journal
+    path = str(tmp_path / "journal.jsonl")
+    journal = Journal(path, {"protocol": "a"})
+    assert journal.restored == 0 and journal.get(("m", "pgd")) is None
+    row = {"attack": "pgd", "accuracy": 0.25, "seconds": 2.0}
+    journal.put(("m", "pgd"), row, [np.array([True, False])])
+    with open(path, "a") as f:
+        f.write('{"key": "[\\"m\\", \\"fgsm\\"]", "row": {"acc')  # the process died mid-line
+    again = Journal(path, {"protocol": "a"})
+    assert again.restored == 1 and again.restored_seconds == 2.0 and again.get(("m", "fgsm")) is None
+    back, correct = again.get(("m", "pgd"))
+    assert back == row and [c.tolist() for c in correct] == [[True, False]]
+    again.put(("m", "fgsm"), row, [])  # appended after the torn tail was dropped: the file still parses
+    assert Journal(path, {"protocol": "a"}).restored == 2
+    other = Journal(path, {"protocol": "b"})  # another export or protocol: its rows are not ours
+    assert other.restored == 0 and other.get(("m", "pgd")) is None
+    other.remove()
+    assert not os.path.exists(path)
