@@ -170,9 +170,9 @@ def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baselin
             board.update_card(path, board.card_block(name, rows, protocol, markdown_path))
             cards.append(path)
     if reproduction_path:
-        from eval.leaderboard import reproduction
+        from eval.leaderboard import reproduction_page
         metadata = {name: zoo.read_metadata(zoo.pretrained_dir(name)) for name in zoo.list_pretrained()}
-        reproduction.write(reproduction_path, data_json, metadata, channels, _shown(markdown_path, reproduction_path),
+        reproduction_page.write(reproduction_path, data_json, metadata, channels, _shown(markdown_path, reproduction_path),
                            channels_report)
     return {"evaluated": evaluated, "cached": cached, "json": data_json,
             "paths": {"markdown": markdown_path, "json": json_path, "plots": plots, "cards": cards,

@@ -6,11 +6,14 @@ protocol), the zoo metadata of the shipped models (``{name: zoo.read_metadata(di
 layer, ``training`` flags) and, optionally, an eval report of ``--suite=channels`` (accuracy-vs-distortion
 curves and the transfer matrix). A verdict is ``holds`` / ``does not hold`` by the claim's rule, or
 ``not measured yet`` when any model or measurement the rule needs is missing: then ``ours`` shows only what
-was measured and never a made-up number. Accuracies compare means (for random models: over trials).
+was measured and never a made-up number, or (claims read off C&W) ``attack too weak to decide`` when the
+attack left every compared model within ``CW_WEAK`` of its clean accuracy. Accuracies compare means (for random
+models: over trials). ``eval.leaderboard.reproduction_page`` writes the page.
 """
 import numpy as np
 
-HOLDS, FAILS, PENDING = "holds", "does not hold", "not measured yet"
+HOLDS, FAILS, PENDING, WEAK = "holds", "does not hold", "not measured yet", "attack too weak to decide"
+CW_WEAK = 0.05             # claims 3b, 5: C&W that costs every compared model < 5 points of clean decides nothing
 ALPHA_FRACTION = 0.25      # claim 1: mean |alpha| without adv. training below this fraction of the adv. one
 ALPHA_CLEAR = 0.01         # claim 1: ... and the adv. one at least this (paper: 0.064; vanilla training <= 0.009)
 CHANNEL_BROKEN = 0.10      # claim 4b: every channel defense below 10 % under the adaptive PGD
@@ -75,6 +78,21 @@ def _budget(inputs, names):
 
 def _attack(inputs):
     return ATTACK.format(steps="/".join(map(str, inputs.steps)) or "k", n=inputs.protocol.get("num_examples", "N"))
+
+
+def _cw_verdict(inputs, names, ok):
+    """``_verdict``, or WEAK when C&W left every model of ``names`` within CW_WEAK of its clean accuracy."""
+    verdict = _verdict(inputs, ok)
+    cells = [inputs.rows.get((n, "on"), {}).get("cells", {}) for n in names]
+    if verdict == PENDING or not all(c.get("clean") and c.get("cw_acc") for c in cells):
+        return verdict, ""
+    drops = {n: c["clean"]["accuracy"] - c["cw_acc"]["accuracy"] for n, c in zip(names, cells)}
+    if any(d >= CW_WEAK for d in drops.values()):
+        return verdict, ""
+    return WEAK, ("C&W took " + ", ".join(f"{n.replace('_resnet20', '')} {100 * d:+.1f}" for n, d in drops.items())
+                  + " points off clean accuracy (negative: above it): at the board's budget it flips about what the "
+                  "models' own noise flips, so the rule would rank noise, not robustness; an L2 attack with EOT at "
+                  "the paper's distortion must decide it. ")
 
 
 # ----- the claims: each returns (ours, verdict, why) --------------------------------------------------------
@@ -159,9 +177,9 @@ def claim_ordering_cw(inputs):
     l2 = [(n.replace("_resnet20", ""), inputs.rows.get((n, "on"), {}).get("cells", {}).get("cw_l2")) for n in names]
     if any(x is not None for _, x in l2):
         ours += "; mean L2 of successful examples: " + _fmt(l2, lambda x: f"{x:.3f}")
-    verdict = _verdict(inputs, lambda: acc[names[0]] >= acc[names[1]])
-    why = (f"our C&W-L2 is one binary-search run ({inputs.protocol.get('cw_iterations', 'k')} iterations per "
-           "step) scored by accuracy, the study sweeps c from 0 to 100 with 200 iterations and plots accuracy vs "
+    verdict, weak = _cw_verdict(inputs, names[:2], lambda: acc[names[0]] >= acc[names[1]])
+    why = weak + (f"our C&W-L2 is one binary-search run ({inputs.protocol.get('cw_iterations', 'k')} iterations "
+                  "per step) scored by accuracy, the study sweeps c from 0 to 100 with 200 iterations and plots accuracy vs "
            "distortion; ")
     return ours, verdict, why + _budget(inputs, names[:2])
 
@@ -240,8 +258,8 @@ def claim_paramnet(inputs):
         ours += "; mean L2 of successful examples: " + _fmt([(short[n], l2[n]) for n in names], lambda x: f"{x:.3f}")
     if all(clean.values()):
         ours += "; clean: " + _fmt([(short[n], clean[n]["accuracy"]) for n in names])
-    verdict = _verdict(inputs, lambda: acc[names[0]] > acc[names[1]])
-    why = ("the paper reads accuracy at L2 distortion 0.5 off Fig. 5's curves (VGG-16, c swept); our protocol has "
+    verdict, weak = _cw_verdict(inputs, names, lambda: acc[names[0]] > acc[names[1]])
+    why = weak + ("the paper reads accuracy at L2 distortion 0.5 off Fig. 5's curves (VGG-16, c swept); our protocol has "
            "no accuracy-at-fixed-distortion, so we compare the C&W accuracy of one binary-search run at equal "
            "budget (mean L2 shown; the paper compares at similar clean accuracy). " + _budget(inputs, names))
     return ours, verdict, why
@@ -352,49 +370,3 @@ def claims(board_json, metadata=None, channels_report=None):
         out.append({"id": cid, "claim": text, "paper": paper, "needs": needs, "rule": rule, "ours": ours,
                     "verdict": verdict, "why": why})
     return out
-
-
-def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(board_json, metadata=None, channels_report=None, board_path="docs/LEADERBOARD.md",
-             channels_path=None):
-    rows = claims(board_json, metadata, channels_report)
-    p = board_json.get("protocol", {})
-    dates = sorted(r["evaluated_at"] for r in board_json.get("rows", []) if r.get("evaluated_at"))
-    cpu = "; ".join(board_json.get("cpu") or []) or "unknown"
-    when = (f"{dates[0][:10]} to {dates[-1][:10]}" if dates[0][:10] != dates[-1][:10] else dates[0][:10]) \
-        if dates else "no model evaluated yet"
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in (HOLDS, FAILS, PENDING)}
-    lines = ["# Reproduction of the papers' claims (reduced scale)", "",
-             "<!-- written by `python -m eval.leaderboard`; do not edit by hand -->", "",
-             f"Generated by `python -m eval.leaderboard` from the board ([{board_path}]({board_path}), protocol hash "
-             f"`{p.get('hash', '?')}`, models evaluated {when}, CPU: {cpu})"
-             + (f" and the channels report `{channels_path}`" if channels_path else "; no channels report "
-                "(--channels_report)") + ". Do not edit by hand: rerun the command.", "",
-             "Scale: every model is a ResNet-20 trained for 6-20 epochs on JPEG CIFAR-10 (the papers: up to 160 "
-             "epochs, ResNet-18 / VGG-16 for some claims, PNG CIFAR-10), evaluated on the board's "
-             f"{p.get('num_examples', 'N')} test images. A claim is checked by its stated rule; "
-             f"`{PENDING}` means a model or measurement it needs is missing (nothing is filled in), `{FAILS}` "
-             "reports what we measured, not that the paper is wrong.", "",
-             f"Summary: {counts[HOLDS]} hold, {counts[FAILS]} do not hold, {counts[PENDING]} not measured yet.", "",
-             "| # | claim | paper | ours | verdict |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['id']} | {_cell(r['claim'])} | {_cell(r['paper'])} | {_cell(r['ours'])} | "
-                     f"**{r['verdict']}** |")
-    lines += ["", "## Claims", ""]
-    for r in rows:
-        lines += [f"### {r['id']}. {r['claim']}", "", f"- paper: {r['paper']}", f"- needs: {r['needs']}",
-                  f"- rule: {r['rule']}", f"- ours: {r['ours']}", f"- verdict: **{r['verdict']}**",
-                  f"- why / what differs: {r['why']}", ""]
-    if board_json.get("pending"):
-        lines += [f"Shipped but not evaluated under this protocol yet: {', '.join(board_json['pending'])}.", ""]
-    return "\n".join(lines)
-
-
-def write(path, board_json, metadata=None, channels_report=None, board_path="docs/LEADERBOARD.md",
-          channels_path=None):
-    from eval.leaderboard.board import _write
-    _write(path, markdown(board_json, metadata, channels_report, board_path, channels_path))
-    return path

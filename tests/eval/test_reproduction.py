@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from eval.leaderboard import cli, reproduction
+from eval.leaderboard import cli, reproduction, reproduction_page
 from eval.leaderboard import protocol as protocol_lib
 from eval.leaderboard.reproduction import FAILS, HOLDS, PENDING
 
@@ -120,7 +120,7 @@ def test_missing_models_are_not_measured_yet_and_show_no_number():
 
 
 def test_markdown_lists_every_claim_with_the_paper_values():
-    md = reproduction.markdown(board(row("pat_resnet20", pgd20=0.39), pending=["anp_resnet20"]))
+    md = reproduction_page.markdown(board(row("pat_resnet20", pgd20=0.39), pending=["anp_resnet20"]))
     assert "do not edit by hand" in md and "`abc123`" in md and "2025-01-02" in md and "Fake CPU" in md
     for cid, text, paper, needs, rule, _ in reproduction.CLAIMS:
         assert f"| {cid} | {text} |" in md and f"### {cid}. {text}" in md
@@ -198,3 +198,22 @@ def test_channels_report_default_is_read_only_when_committed(tmp_path, monkeypat
     assert cli.channels_report_path("elsewhere.json", explicit=True) == "elsewhere.json"  # must exist: load fails
     with pytest.raises(cli.ZooError, match="--channels_report=elsewhere.json"):
         cli.load_channels_report("elsewhere.json")
+
+
+def test_a_cw_that_fools_nothing_decides_no_claim():
+    """Claims 3b and 5 read C&W accuracy: when C&W costs every compared model less than CW_WEAK of its clean
+    accuracy (random models: the noise flips as much), the verdict says the attack was too weak, not a ranking."""
+    from eval.leaderboard.reproduction import CW_WEAK, WEAK
+    weak = [row("robustnet_resnet20", clean=0.83, cw_acc=0.82, cw_l2=0.01),
+            row("paramnet_resnet20", clean=0.81, cw_acc=0.83, cw_l2=0.004),
+            row("robustnet_adv_resnet20", clean=0.56, cw_acc=0.57), row("pni_w_resnet20", clean=0.70, cw_acc=0.71)]
+    c = by_id(board(*weak))
+    assert c["5"]["verdict"] == c["3b"]["verdict"] == WEAK
+    assert "paramnet +-2.0" not in c["5"]["why"] and "paramnet -2.0" in c["5"]["why"]  # drop shown, signed
+    assert "82.0 %" in c["5"]["ours"]  # the measured numbers stay on the page
+    # one model losing CW_WEAK or more to C&W makes the comparison a measurement again
+    strong = weak[:]
+    strong[1] = row("paramnet_resnet20", clean=0.81, cw_acc=0.81 - CW_WEAK - 0.01)
+    assert by_id(board(*strong))["5"]["verdict"] == HOLDS
+    md = reproduction_page.markdown(board(*weak))
+    assert f"**{WEAK}**" in md and "2 attack too weak to decide" in md
