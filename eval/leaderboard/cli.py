@@ -11,6 +11,7 @@ from zoo.threat import format_pixels, parse_pixels, pixel_list
 
 FLAGS = flags.FlagValues()  # own flag set: importable beside eval.cli / trainers without name clashes
 CHANNELS_REPORT = "docs/leaderboard/channels/report.json"  # committed channels-suite report (claims 4a / 4c)
+L2_REPORT = "docs/leaderboard/l2/report.json"  # committed EOT PGD-L2 report (claims 3b / 5)
 
 
 def define_flags():
@@ -57,6 +58,8 @@ def define_flags():
     flags.DEFINE_string("channels_report", CHANNELS_REPORT, "report.json of `python -m eval --suite=channels` on "
                         "vanilla_resnet20 (REPRODUCTION.md claims 4a / 4c); the default is used when it exists "
                         "(committed, like the per-model reports), an explicit path must exist, empty: none", **f)
+    flags.DEFINE_string("l2_report", L2_REPORT, "report.json of the EOT PGD-L2 run of REPRODUCTION.md claims 3b / 5 "
+                        "(the command is in the claims' text); read like --channels_report", **f)
 
 
 def protocol_from_flags():
@@ -94,24 +97,29 @@ def select_models(requested):
     return list(dict.fromkeys(requested))
 
 
-def channels_report_path(value, explicit):
-    """The channels report to read: ``value`` when given on the command line (it must then exist), else the
-    committed default ``CHANNELS_REPORT`` when it exists, else None (claims 4a / 4c: not measured yet)."""
+def report_path_flag(value, explicit, default=CHANNELS_REPORT):
+    """The report to read: ``value`` when given on the command line (it must then exist), else the committed
+    ``default`` when it exists, else None (the claims that need it: not measured yet)."""
     if explicit:
         return value or None
-    return CHANNELS_REPORT if os.path.exists(CHANNELS_REPORT) else None
+    return default if os.path.exists(default) else None
 
 
-def load_channels_report(path):
-    """The channels-suite report dict at ``path`` (a report.json or its directory), or None; one-line ZooError."""
+def load_report(path, flag="channels_report"):
+    """The eval report dict at ``path`` (a report.json or its directory), or None; one-line ZooError. For
+    ``--channels_report`` it must hold the channels suite, for ``--l2_report`` pgd_l2 rows."""
     if not path:
         return None
     from eval.report import load
     try:
         report = load(path)
     except ValueError as err:
-        raise ZooError(f"--channels_report={path}: {err}") from None
-    if not any(m.get("name") == "transfer_matrix" for m in report["matrices"]) and not any(
+        raise ZooError(f"--{flag}={path}: {err}") from None
+    if flag == "l2_report":
+        if not any(r["attack"] == "pgd_l2" for r in report["results"]):
+            raise ZooError(f"--l2_report={path}: no pgd_l2 row in it: expected the report of `python -m eval "
+                           "--suite=whitebox --attacks=pgd_l2` (REPRODUCTION.md claims 3b / 5)")
+    elif not any(m.get("name") == "transfer_matrix" for m in report["matrices"]) and not any(
             c.get("name") == "accuracy_vs_distortion" for c in report["curves"]):
         raise ZooError(f"--channels_report={path}: no transfer_matrix or accuracy_vs_distortion in it: expected "
                        "the report of `python -m eval --suite=channels`")
@@ -119,10 +127,12 @@ def load_channels_report(path):
 
 
 def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baseline="vanilla_resnet20",
-        cache_dir=None, update_cards=True, verbose=True, reproduction_path=None, channels_report=None):
+        cache_dir=None, update_cards=True, verbose=True, reproduction_path=None, channels_report=None,
+        l2_report=None):
     """Evaluate ``models`` (cached ones are read back), then write the board from every shipped model whose
     report matches the protocol, and (``reproduction_path``) the papers' claims checked against it
-    (``eval.leaderboard.reproduction``; ``channels_report``: path of a channels-suite report.json).
+    (``eval.leaderboard.reproduction``; ``channels_report`` / ``l2_report``: paths of the channels-suite and
+    EOT PGD-L2 report.json files).
     Returns {"evaluated": [...], "cached": [...], "json": dict, "paths": {...}}."""
     import zoo
     from eval.leaderboard import board
@@ -136,7 +146,8 @@ def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baselin
                           ((os.path.dirname(os.path.abspath(reproduction_path)), "reproduction"),)
                           if reproduction_path else ()):
         writable_dir(path, flag)
-    channels = load_channels_report(channels_report)  # a bad path fails before any evaluation
+    channels = load_report(channels_report)  # a bad path fails before any evaluation
+    l2 = load_report(l2_report, "l2_report")
     evaluated, cached, data = [], [], None
     for name in models:
         key, _ = protocol_lib.model_key(zoo.pretrained_dir(name), protocol)
@@ -173,7 +184,7 @@ def run(protocol, models, work_dir, markdown_path, json_path, plots_dir, baselin
         from eval.leaderboard import reproduction_page
         metadata = {name: zoo.read_metadata(zoo.pretrained_dir(name)) for name in zoo.list_pretrained()}
         reproduction_page.write(reproduction_path, data_json, metadata, channels, _shown(markdown_path, reproduction_path),
-                           channels_report)
+                                channels_report, l2, l2_report)
     return {"evaluated": evaluated, "cached": cached, "json": data_json,
             "paths": {"markdown": markdown_path, "json": json_path, "plots": plots, "cards": cards,
                       "reproduction": reproduction_path}}
@@ -207,7 +218,8 @@ def main(argv=None):
         models = select_models(FLAGS.models)
         out = run(protocol, models, FLAGS.work_dir, FLAGS.markdown, FLAGS.json, FLAGS.plots_dir, FLAGS.baseline,
                   FLAGS.cache_dir, FLAGS.update_cards, reproduction_path=FLAGS.reproduction or None,
-                  channels_report=channels_report_path(FLAGS.channels_report, FLAGS["channels_report"].present))
+                  channels_report=report_path_flag(FLAGS.channels_report, FLAGS["channels_report"].present),
+                  l2_report=report_path_flag(FLAGS.l2_report, FLAGS["l2_report"].present, L2_REPORT))
     except ZooError as err:
         usage_error(err)
     p = out["paths"]

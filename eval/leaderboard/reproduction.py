@@ -28,16 +28,22 @@ CHANNELS_COMMAND = ("python -m eval --model=vanilla_resnet20 --suite=channels --
                     "1.0.0 --num_examples=1000 --report_dir=docs/leaderboard/channels, then python -m "
                     "eval.leaderboard (it reads docs/leaderboard/channels/report.json when that exists)")
 
+L2_MODELS = ("robustnet_adv_resnet20", "pni_w_resnet20", "robustnet_resnet20", "paramnet_resnet20")
+L2_COMMAND = ("python -m eval " + " ".join(f"--model={n}" for n in L2_MODELS) + " --suite=whitebox "
+              "--attacks=pgd_l2 --eps_list=0 --steps_list=1 --eot=4 --trials=2 --dataset=../shared/data/cifar10_jpeg/"
+              "1.0.0 --num_examples=1000 --report_dir=docs/leaderboard/l2, then python -m eval.leaderboard (it reads "
+              "docs/leaderboard/l2/report.json when that exists)")
+
 
 class Inputs:
-    """Lookups into the board rows, the metadata and the channels report; ``missing`` collects what is absent."""
+    """Lookups into the board rows, the metadata, the channels and L2 reports; ``missing`` collects what is absent."""
 
-    def __init__(self, board_json, metadata=None, channels_report=None):
+    def __init__(self, board_json, metadata=None, channels_report=None, l2_report=None):
         self.rows = {(r["model"], r["noise"]): r for r in board_json.get("rows", [])}
         self.protocol = board_json.get("protocol", {})
         self.steps = list(self.protocol.get("steps") or [])
         self.metadata = metadata or {}
-        self.channels = channels_report
+        self.channels, self.l2 = channels_report, l2_report
         self.missing = []
 
     def value(self, name, key, noise="on"):
@@ -165,23 +171,46 @@ def claim_ordering(inputs):
                                         "; the study's ordering is read off Fig. 4's curves")
 
 
+def _l2_rows(inputs, names):
+    """{name: pgd_l2 result row (noise on)} of the L2 report, or None when it lacks any of ``names``."""
+    rows = {r["model"]: r for r in (inputs.l2 or {}).get("results", [])
+            if r["attack"] == "pgd_l2" and r.get("noise", "on") == "on"}
+    return {n: rows[n] for n in names} if all(n in rows for n in names) else None
+
+
+def _l2_or_cw(inputs, names, rule, context=()):
+    """Claims 3b / 5: decided by EOT PGD-L2 at the paper's distortion (the L2 report) when it covers ``names``,
+    else by the board's C&W column unless that was too weak (``_cw_verdict``). ``rule(a, b)`` on accuracies."""
+    short = {n: n.replace("_resnet20", "") for n in names + context}
+    cells = {n: inputs.rows.get((n, "on"), {}).get("cells", {}) for n in names + context}
+    cw = [(short[n], (cells[n].get("cw_acc") or {}).get("accuracy")) for n in names + context]
+    cw_l2 = [(short[n], cells[n].get("cw_l2")) for n in names + context]
+    cw_text = "C&W acc: " + _fmt(cw) + ("; mean L2 of successful examples: " + _fmt(cw_l2, lambda x: f"{x:.3f}")
+                                         if any(x is not None for _, x in cw_l2) else "")
+    clean = [(short[n], (cells[n].get("clean") or {}).get("accuracy")) for n in names]
+    cw_text += "; clean: " + _fmt(clean) if all(c is not None for _, c in clean) else ""
+    l2 = _l2_rows(inputs, names)
+    if l2 is not None:
+        r = l2[names[0]]
+        ours = (f"EOT PGD-L2 eps {r['params'].get('eps', 0):.2g} ({r['params'].get('steps', '?')} steps, EOT "
+                f"{r.get('eot', 1)}, {r.get('trials', 1)} trials): "
+                + "; ".join(f"{short[n]}: {100 * x['accuracy']:.1f} ± {100 * x.get('std', 0):.1f} %"
+                            for n, x in l2.items()) + " | board, context: " + cw_text)
+        ok = rule(l2[names[0]]["accuracy"], l2[names[1]]["accuracy"])
+        return ours, HOLDS if ok else FAILS, "decided by the L2 report (docs/leaderboard/l2/report.json), accuracy " \
+            "at the paper's L2 distortion 0.5 under PGD-L2 with EOT instead of the study's C&W sweep; "
+    acc = {n: inputs.value(n, "cw_acc") for n in names}
+    verdict, weak = _cw_verdict(inputs, names, lambda: rule(acc[names[0]], acc[names[1]]))
+    return cw_text, verdict, weak + f"no L2 report yet, so the board's C&W decides; the L2 report: {L2_COMMAND}; "
+
+
 def claim_ordering_cw(inputs):
-    names = ("robustnet_adv_resnet20", "pni_w_resnet20", "pat_resnet20", "robustnet_resnet20")
-    acc = {n: inputs.value(n, "cw_acc") for n in names[:2]}
-    ours = "C&W acc: " + _fmt([(n.replace("_resnet20", ""), a) for n, a in acc.items()])
-    context = [(n.replace("_resnet20", ""), inputs.rows.get((n, "on"), {}).get("cells", {}).get("cw_acc"))
-               for n in names[2:]]
-    context = [(n, c["accuracy"]) for n, c in context if c]
-    if context:
-        ours += "; context (not in the rule): " + _fmt(context)
-    l2 = [(n.replace("_resnet20", ""), inputs.rows.get((n, "on"), {}).get("cells", {}).get("cw_l2")) for n in names]
-    if any(x is not None for _, x in l2):
-        ours += "; mean L2 of successful examples: " + _fmt(l2, lambda x: f"{x:.3f}")
-    verdict, weak = _cw_verdict(inputs, names[:2], lambda: acc[names[0]] >= acc[names[1]])
-    why = weak + (f"our C&W-L2 is one binary-search run ({inputs.protocol.get('cw_iterations', 'k')} iterations "
-                  "per step) scored by accuracy, the study sweeps c from 0 to 100 with 200 iterations and plots accuracy vs "
-           "distortion; ")
-    return ours, verdict, why + _budget(inputs, names[:2])
+    names = ("robustnet_adv_resnet20", "pni_w_resnet20")
+    ours, verdict, why = _l2_or_cw(inputs, names, lambda a, b: a >= b, ("pat_resnet20", "robustnet_resnet20"))
+    why += (f"the board's C&W-L2 is one binary-search run ({inputs.protocol.get('cw_iterations', 'k')} iterations per "
+            "step) scored by accuracy, the study sweeps c from 0 to 100 with 200 iterations and plots accuracy vs "
+            "distortion; ")
+    return ours, verdict, why + _budget(inputs, names)
 
 
 def _interp(curve, d):
@@ -249,19 +278,10 @@ def claim_transfer(inputs):
 
 def claim_paramnet(inputs):
     names = ("robustnet_resnet20", "paramnet_resnet20")
-    acc = {n: inputs.value(n, "cw_acc") for n in names}
-    clean = {n: inputs.rows.get((n, "on"), {}).get("cells", {}).get("clean") for n in names}
-    l2 = {n: inputs.rows.get((n, "on"), {}).get("cells", {}).get("cw_l2") for n in names}
-    short = {n: n.replace("_resnet20", "") for n in names}
-    ours = "C&W acc: " + _fmt([(short[n], acc[n]) for n in names])
-    if any(l2.values()):
-        ours += "; mean L2 of successful examples: " + _fmt([(short[n], l2[n]) for n in names], lambda x: f"{x:.3f}")
-    if all(clean.values()):
-        ours += "; clean: " + _fmt([(short[n], clean[n]["accuracy"]) for n in names])
-    verdict, weak = _cw_verdict(inputs, names, lambda: acc[names[0]] > acc[names[1]])
-    why = weak + ("the paper reads accuracy at L2 distortion 0.5 off Fig. 5's curves (VGG-16, c swept); our protocol has "
-           "no accuracy-at-fixed-distortion, so we compare the C&W accuracy of one binary-search run at equal "
-           "budget (mean L2 shown; the paper compares at similar clean accuracy). " + _budget(inputs, names))
+    ours, verdict, why = _l2_or_cw(inputs, names, lambda a, b: a > b)
+    why += ("the paper reads accuracy at L2 distortion 0.5 off Fig. 5's curves (VGG-16, c swept); the board's C&W "
+            "is one binary-search run at equal budget (mean L2 shown; the paper compares at similar clean "
+            "accuracy). " + _budget(inputs, names))
     return ours, verdict, why
 
 
@@ -317,8 +337,10 @@ CLAIMS = [
      f"{STUDY}, sec. 3.7 / Fig. 4: RobustNet Adv. improves on PNI-W Adv. 'when using CW and PGD attacks'; "
      "'PNI-W Adv. is on par with Adv. Training for CW'; 'RobustNet gives higher accuracy only for highly "
      "distorted examples' (curves only)",
-     "board C&W accuracy of robustnet_adv_resnet20 and pni_w_resnet20 (PAT / RobustNet shown as context)",
-     "holds if RobustNet-Adv's C&W accuracy >= PNI-W's", claim_ordering_cw),
+     "EOT PGD-L2 at 0.5 of robustnet_adv_resnet20 and pni_w_resnet20 (the L2 report, docs/leaderboard/l2/), "
+     "else their board C&W accuracy (PAT / RobustNet shown as context)",
+     f"holds if RobustNet-Adv's accuracy >= PNI-W's under EOT PGD-L2 at 0.5 (without the L2 report: under the "
+     f"board's C&W, unless C&W cost both less than {100 * CW_WEAK:g} points of clean)", claim_ordering_cw),
     ("4a", "input channels tuned to a similar distortion give similar accuracy, whatever the channel",
      f"{STUDY}, sec. 3.2 / Fig. 1: 'All these perburbation channels can be tuned to recover very similar maximum "
      "test accuracy of about 85% for CIFAR-10 ... the particular distribution of perturbations is not as relevant "
@@ -346,8 +368,10 @@ CLAIMS = [
      f"{STUDY}, sec. 3.6 / Fig. 5 (VGG-16, adaptive C&W L2): 'for adversarial L2 distortion of 0.5, the accuracy "
      "of ParamNet is 0.0, while RobustNet has accuracy above 45% (when comparing the two methods with similar "
      "accuracy on clean data)'",
-     "board C&W accuracy (and mean L2) of robustnet_resnet20 and paramnet_resnet20",
-     "holds if RobustNet's C&W accuracy > ParamNet's", claim_paramnet),
+     "EOT PGD-L2 at 0.5 of robustnet_resnet20 and paramnet_resnet20 (the L2 report, docs/leaderboard/l2/), else "
+     "their board C&W accuracy (and mean L2)",
+     f"holds if RobustNet's accuracy > ParamNet's under EOT PGD-L2 at 0.5 (without the L2 report: under the "
+     f"board's C&W, unless C&W cost both less than {100 * CW_WEAK:g} points of clean)", claim_paramnet),
     ("6a", "ANP's mCE is below vanilla's (100) and PAT's",
      f"{ANP}, Table 4 / Table 8 (VGG-16, CIFAR-10-C): mCE vanilla 100.0, PAT 98.6, ANP 75.7",
      "board mCE of anp_resnet20, vanilla_resnet20 (the baseline) and pat_resnet20",
@@ -359,11 +383,11 @@ CLAIMS = [
 ]
 
 
-def claims(board_json, metadata=None, channels_report=None):
+def claims(board_json, metadata=None, channels_report=None, l2_report=None):
     """One dict per claim: id, claim, paper, needs, rule, ours, verdict, why (what differs / what is missing)."""
     out = []
     for cid, text, paper, needs, rule, fn in CLAIMS:
-        inputs = Inputs(board_json, metadata, channels_report)
+        inputs = Inputs(board_json, metadata, channels_report, l2_report)
         ours, verdict, why = fn(inputs)
         if verdict == PENDING and inputs.missing:
             why = f"missing: {', '.join(inputs.missing)}; {why}"

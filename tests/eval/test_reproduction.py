@@ -190,14 +190,14 @@ def test_run_writes_reproduction_beside_the_board(tmp_path, monkeypatch):
 
 def test_channels_report_default_is_read_only_when_committed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli.channels_report_path(cli.CHANNELS_REPORT, explicit=False) is None  # not there yet: not measured
+    assert cli.report_path_flag(cli.CHANNELS_REPORT, explicit=False) is None  # not there yet: not measured
     os.makedirs(os.path.dirname(cli.CHANNELS_REPORT))
     open(cli.CHANNELS_REPORT, "w").close()
-    assert cli.channels_report_path(cli.CHANNELS_REPORT, explicit=False) == cli.CHANNELS_REPORT
-    assert cli.channels_report_path("", explicit=True) is None  # --channels_report= turns it off
-    assert cli.channels_report_path("elsewhere.json", explicit=True) == "elsewhere.json"  # must exist: load fails
+    assert cli.report_path_flag(cli.CHANNELS_REPORT, explicit=False) == cli.CHANNELS_REPORT
+    assert cli.report_path_flag("", explicit=True) is None  # --channels_report= turns it off
+    assert cli.report_path_flag("elsewhere.json", explicit=True) == "elsewhere.json"  # must exist: load fails
     with pytest.raises(cli.ZooError, match="--channels_report=elsewhere.json"):
-        cli.load_channels_report("elsewhere.json")
+        cli.load_report("elsewhere.json")
 
 
 def test_a_cw_that_fools_nothing_decides_no_claim():
@@ -217,3 +217,41 @@ def test_a_cw_that_fools_nothing_decides_no_claim():
     assert by_id(board(*strong))["5"]["verdict"] == HOLDS
     md = reproduction_page.markdown(board(*weak))
     assert f"**{WEAK}**" in md and "2 attack too weak to decide" in md
+
+
+def _l2_report(accs):
+    """An eval report as `python -m eval --suite=whitebox --attacks=pgd_l2` writes it (results only matter)."""
+    from eval.report import Report
+    report = Report({"command": "python -m eval", "models": {n: {} for n in accs}})
+    common = dict(bpda=False, seed=0, seconds=1.0, num_examples=1000)
+    for name, a in accs.items():
+        report.add_result(model=name, attack="clean", params={}, accuracy=0.8, trials=1, eot=1, **common)
+        report.add_result(model=name, attack="pgd_l2", params={"eps": 0.5, "steps": 20, "step_size": 0.1},
+                          accuracy=a, std=0.01, trials=2, eot=4, noise="on", **common)
+    return report
+
+
+def test_the_l2_report_decides_the_cw_claims_when_it_covers_them(tmp_path):
+    """With EOT PGD-L2 at 0.5 (the paper's distortion) for the models a claim names, 3b and 5 follow it, even
+    where the board's C&W was too weak; a report missing a model leaves the C&W rule in charge."""
+    from eval.leaderboard.reproduction import WEAK
+    weak = [row("robustnet_resnet20", clean=0.83, cw_acc=0.82), row("paramnet_resnet20", clean=0.81, cw_acc=0.83),
+            row("robustnet_adv_resnet20", clean=0.56, cw_acc=0.57), row("pni_w_resnet20", clean=0.70, cw_acc=0.71)]
+    report = _l2_report({"robustnet_resnet20": 0.30, "paramnet_resnet20": 0.05, "robustnet_adv_resnet20": 0.20,
+                         "pni_w_resnet20": 0.25})
+    path = report.write(str(tmp_path / "l2"))["json"]
+    loaded = cli.load_report(path, "l2_report")
+    c = {x["id"]: x for x in reproduction.claims(board(*weak), l2_report=loaded)}
+    assert c["5"]["verdict"] == HOLDS and c["3b"]["verdict"] == FAILS
+    assert "30.0 ± 1.0 %" in c["5"]["ours"] and "EOT 4" in c["5"]["ours"] and "C&W acc" in c["5"]["ours"]
+    assert "L2 report" in c["5"]["why"]
+    partial = _l2_report({"robustnet_resnet20": 0.30})  # paramnet missing: C&W (too weak) decides
+    c = {x["id"]: x for x in reproduction.claims(board(*weak), l2_report=partial.to_dict())}
+    assert c["5"]["verdict"] == WEAK and "--attacks=pgd_l2" in c["5"]["why"]
+    with pytest.raises(cli.ZooError, match="--l2_report=.*no pgd_l2 row"):  # some other report
+        bad = _l2_report({})
+        bad.add_result(model="m", attack="clean", params={}, accuracy=0.5, trials=1, eot=1, bpda=False, seed=0,
+                       seconds=1.0, num_examples=10)
+        cli.load_report(bad.write(str(tmp_path / "bad"))["json"], "l2_report")
+    md = reproduction_page.markdown(board(*weak), l2_report=loaded, l2_path="docs/leaderboard/l2/report.json")
+    assert "the L2 report `docs/leaderboard/l2/report.json`" in md
