@@ -80,7 +80,8 @@ def define_flags():
                       "(APGD-CE, APGD-DLR with EOT 20) for random ones; auto picks by the model's randomness")
     flags.DEFINE_enum("autoattack_norm", "linf", ["linf", "l2"], "autoattack suite: L-inf at --eps or L2 at --eps_l2 "
                       "(the same attacks in L2)")
-    define_pixels("eps_l2", L2.eps, "L2 budget of --autoattack_norm=l2, pixel scale (RobustBench CIFAR-10: 0.5)")
+    define_pixels("eps_l2", L2.eps, "L2 budget of the whitebox suite's pgd_l2 (20 steps of 0.1) and of "
+                  "--autoattack_norm=l2, pixel scale (RobustBench CIFAR-10: 0.5)")
     flags.DEFINE_integer("apgd_iterations", 100, "APGD iterations per run (Croce & Hein 2020: 100)")
     flags.DEFINE_integer("square_queries", 5000, "Square Attack queries per example (AutoAttack: 5,000)")
 

@@ -56,7 +56,7 @@ class EvalConfig:
     gradient_norm_examples: int = 16    # gradient norms under Gaussian noise (Study Fig. 12-14)
     autoattack_version: str = "auto"    # auto: standard for deterministic models, rand for random ones
     autoattack_norm: str = "linf"       # linf (at eps) | l2 (at eps_l2)
-    eps_l2: float = L2.eps              # L2 budget of the autoattack suite's l2 norm (RobustBench CIFAR-10: 0.5)
+    eps_l2: float = L2.eps              # L2 budget of whitebox's pgd_l2 and autoattack's l2 norm (RobustBench: 0.5)
     apgd_iterations: int = 100          # APGD iterations per run (Croce & Hein 2020: 100)
     square_queries: int = 5000          # Square Attack queries per example (AutoAttack: 5,000)
 

@@ -3,7 +3,7 @@ import json
 
 from eval.metrics.robustness import evaluate
 from zoo.registry import Registry
-from zoo.threat import LINF
+from zoo.threat import L2, LINF
 
 SUITES = Registry("suite")  # name -> fn(ctx)
 
@@ -87,7 +87,7 @@ ATTACK_PARAMS = {
     "bim": lambda c: {"eps": c.eps, "step_size": c.step_size, "steps": 10},
     "mifgsm": lambda c: {"eps": c.eps, "step_size": c.step_size, "steps": 10},
     "step_ll": lambda c: {"eps": c.eps},
-    "pgd_l2": lambda c: {},
+    "pgd_l2": lambda c: {"eps": c.eps_l2, "step_size": L2.step_size, "steps": L2.steps},  # recorded in the row
     "cw_l2": lambda c: {"max_iterations": c.cw_iterations},
     "spsa": lambda c: {"eps": c.eps, "steps": 10},
     "partial_adaptive": lambda c: {},             # Study Table 1's C&W L2 through a Laplace surrogate
