@@ -86,6 +86,7 @@ def test_orderings_anp_and_channels_follow_the_rules():
     c = by_id(board(*rows))
     assert {k: c[k]["verdict"] for k in ("3a", "3b", "4b", "6a", "6b")} == dict.fromkeys(
         ("3a", "3b", "4b", "6a", "6b"), FAILS)
+    assert "robustnet_adv >= pni_w: NO" in c["3a"]["ours"] and "pni_w >= pat: yes" in c["3a"]["ours"]  # the link
     assert c["5"]["verdict"] == HOLDS
 
 
