@@ -175,9 +175,9 @@ def claim_ordering(inputs):
 
 
 def _l2_rows(inputs, names):
-    """{name: pgd_l2 result row (noise on)} of the L2 report, or None when it lacks any of ``names``."""
+    """{name: pgd_l2 row at eps 0.5 (noise on)} of the L2 report, or None when it lacks any of ``names``."""
     rows = {r["model"]: r for r in (inputs.l2 or {}).get("results", [])
-            if r["attack"] == "pgd_l2" and r.get("noise", "on") == "on"}
+            if r["attack"] == "pgd_l2" and r.get("noise", "on") == "on" and r["params"].get("eps") == 0.5}
     return {n: rows[n] for n in names} if all(n in rows for n in names) else None
 
 

@@ -220,14 +220,14 @@ def test_a_cw_that_fools_nothing_decides_no_claim():
     assert f"**{WEAK}**" in md and "2 attack too weak to decide" in md
 
 
-def _l2_report(accs):
+def _l2_report(accs, eps=0.5):
     """An eval report as `python -m eval --suite=whitebox --attacks=pgd_l2` writes it (results only matter)."""
     from eval.report import Report
     report = Report({"command": "python -m eval", "models": {n: {} for n in accs}})
     common = dict(bpda=False, seed=0, seconds=1.0, num_examples=1000)
     for name, a in accs.items():
         report.add_result(model=name, attack="clean", params={}, accuracy=0.8, trials=1, eot=1, **common)
-        report.add_result(model=name, attack="pgd_l2", params={"eps": 0.5, "steps": 20, "step_size": 0.1},
+        report.add_result(model=name, attack="pgd_l2", params={"eps": eps, "steps": 20, "step_size": 0.1},
                           accuracy=a, std=0.01, trials=2, eot=4, noise="on", **common)
     return report
 
@@ -249,6 +249,8 @@ def test_the_l2_report_decides_the_cw_claims_when_it_covers_them(tmp_path):
     partial = _l2_report({"robustnet_resnet20": 0.30})  # paramnet missing: C&W (too weak) decides
     c = {x["id"]: x for x in reproduction.claims(board(*weak), l2_report=partial.to_dict())}
     assert c["5"]["verdict"] == WEAK and "--attacks=pgd_l2" in c["5"]["why"]
+    other_eps = _l2_report({"robustnet_resnet20": 0.30, "paramnet_resnet20": 0.05}, eps=1.0)  # not the paper's 0.5
+    assert {x["id"]: x for x in reproduction.claims(board(*weak), l2_report=other_eps.to_dict())}["5"]["verdict"] == WEAK
     with pytest.raises(cli.ZooError, match="--l2_report=.*no pgd_l2 row"):  # some other report
         bad = _l2_report({})
         bad.add_result(model="m", attack="clean", params={}, accuracy=0.5, trials=1, eot=1, bpda=False, seed=0,
