@@ -21,8 +21,7 @@ class Journal:
         self._rows = {}
         if os.path.isfile(path):
             self._read()
-        if not self._rows:
-            self._start()
+        self._rewrite()  # header and the rows kept: drops a torn tail or another run's journal before appending
         self.restored = len(self._rows)  # rows from an earlier, interrupted session
         self.restored_seconds = round(sum(row.get("seconds", 0.0) for row, _ in self._rows.values()), 1)
 
@@ -41,7 +40,6 @@ class Journal:
             except ValueError:
                 break  # a torn last line (the process died while writing it)
             self._rows[entry["key"]] = (entry["row"], [np.asarray(c, dtype=bool) for c in entry["correct"]])
-        self._rewrite()  # drop a torn tail before appending to the file
 
     def _rewrite(self):
         tmp = self.path + ".tmp"
@@ -53,10 +51,6 @@ class Journal:
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
-    def _start(self):
-        self._rows = {}
-        self._rewrite()
-
     @staticmethod
     def _line(key, row, correct):
         return json.dumps({"key": key, "row": row, "correct": [np.asarray(c).astype(int).tolist() for c in correct]},
@@ -65,9 +59,6 @@ class Journal:
     @staticmethod
     def encode(key):
         return json.dumps(list(key), default=str)
-
-    def __len__(self):
-        return len(self._rows)
 
     def get(self, key):
         """(row, correct) of a result journaled earlier, or None."""
