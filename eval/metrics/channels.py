@@ -112,13 +112,15 @@ def transfer_params(attack="cw_l2", params=None):
     return {**base, **(params or {})}
 
 
-def transfer_matrix(model, x, y, channels=None, attack="cw_l2", params=None, batch_size=128, bpda=None):
+def transfer_matrix(model, x, y, channels=None, attack="cw_l2", params=None, batch_size=128, bpda=None,
+                    progress=None):
     """Study Table 1: accuracy of model + channel B (columns) on examples crafted against model + channel A.
 
     Rows: ``"Empty"`` (clean images) and one per channel A; columns: one per channel B, in the same
     order, so the diagonal is crafted and evaluated through the same channel. ``channels`` defaults to
     ``table1_channels`` of the image size; ``attack`` is ``"cw_l2"`` (the adaptive C&W L2 of Table 1,
-    ``TABLE1_CW``) or ``"pgd"``; ``params`` override its parameters.
+    ``TABLE1_CW``) or ``"pgd"``; ``params`` override its parameters. ``progress(message)``, if given, is
+    called before each row is crafted (the rows take minutes each on a CPU).
     """
     channels = dict(channels or table1_channels(*x.shape[1:3]))
     params = transfer_params(attack, params)
@@ -131,7 +133,9 @@ def transfer_matrix(model, x, y, channels=None, attack="cw_l2", params=None, bat
                                        images, batch_size) == y)) for t in labels]
 
     values = [accuracies(x)]
-    for source in labels:
+    for i, source in enumerate(labels):
+        if progress is not None:
+            progress(f"{model.name}: transfer matrix, crafting through {source} ({i + 1}/{len(labels)})")
         fn = _channel_fn(craft_base, channels[source])
         x_adv = np.concatenate([run_attack(attack, fn, tf.constant(x[i:i + batch_size]),
                                            tf.constant(y[i:i + batch_size]), **params).numpy()

@@ -15,7 +15,8 @@ def channels_suite(ctx):
         ctx.progress(f"{model.name}: channel transfer matrix ({c.channel_attack}, {len(x)} images)")
         params = pgd_params(c, max(c.steps)) if c.channel_attack == "pgd" else {}
         ctx.report.add_matrix(**channel_metrics.transfer_matrix(model, x, y, attack=c.channel_attack, params=params,
-                                                                batch_size=c.batch_size, bpda=c.bpda))
+                                                                batch_size=c.batch_size, bpda=c.bpda,
+                                                                progress=ctx.progress))
         ctx.progress(f"{model.name}: recovery windows")
         curves, n = channel_metrics.recovery_windows(model, x, y, params=pgd_params(c, max(c.steps)), seed=c.seed,
                                                      bpda=c.bpda)

@@ -84,8 +84,12 @@ def test_transfer_matrix_crafts_row_channels_with_table1_cw_and_known_values(mod
         return tf.identity(xb)
 
     monkeypatch.setattr(ch, "run_attack", recording_attack)
-    out = ch.transfer_matrix(model, x, y)
+    messages = []
+    out = ch.transfer_matrix(model, x, y, progress=messages.append)
     channels = ch.table1_channels(8, 8)
+    # one progress message per crafted row, before it, naming the row and its place
+    assert messages == [f"{model.name}: transfer matrix, crafting through {label} ({i + 1}/{len(channels)})"
+                        for i, label in enumerate(channels)]
     assert out["rows"] == ["Empty"] + list(channels) and out["cols"] == list(channels)
     assert [spec for _, spec, _ in calls] == list(channels.values())
     assert all(name == "cw_l2" and params == STUDY_CW for name, _, params in calls)
