@@ -24,7 +24,8 @@ The first ``--num_examples`` images of the test split of ``--data``, L-inf eps 8
   that cannot run reports ``{"error": "<type>: <first line>"}`` in place of numbers. The peers' "AutoAttack" is
   not the same budget as ours: torchattacks 3.5.1's ``AutoAttack`` leaves APGD, APGD-T and FAB at their class
   default of 10 steps (hence its ``autoattack_protocol`` run, the same attacks at this run's budgets); ART's is its
-  own list (APGD-CE and APGD-DLR with 5 starts each, DeepFool, Square with 5 restarts) and has no ``rand`` version.
+  own list (APGD-CE and APGD-DLR with 5 starts each, DeepFool, Square with 5 restarts) and has no ``rand`` version
+  (for ``--version=rand`` the ART peer is not run: neither its APGD nor its AutoAttack takes EOT draws).
   The ART process inherits this one's TensorFlow environment (``TF_ENABLE_ONEDNN_OPTS``).
 
 ``--n_iter`` (APGD / APGD-T / FAB iterations), ``--square_queries`` and ``--eot_iter`` set the protocol's budgets
@@ -65,6 +66,9 @@ ROOT = os.path.dirname(HERE)
 CHECK_IMAGES = 16
 MAX_LOGIT_DIFF = 1e-3
 TORCH_RUNS = ("autoattack", "autoattack_protocol", "apgd_ce")
+# why the ART peer is not run for ``--version=rand`` (its APGD without EOT would be timed against ours with EOT)
+ART_NO_RAND = ("not run: ART 1.20.1's AutoProjectedGradientDescent and AutoAttack have no EOT option, so neither can "
+               "run the rand version's budget (EOT over --eot_iter draws)")
 ART_RUNS = ("apgd_ce", "autoattack")
 TWIN_ARCHITECTURES = ("resnet20", "resnet32", "resnet44", "resnet56")  # zoo.models.resnet.cifar_resnet, option A
 
@@ -361,8 +365,11 @@ def main():
             if args.torch_python and not (diff is not None and diff < MAX_LOGIT_DIFF):
                 failed = True
             log("ART peer")
-            peers["art"] = run_peer_parts(parts, "art", args.art_python, "peer_art.py", {
-                **common, "saved_model": os.path.abspath(path)}, args.art_runs)
+            if args.version == "rand":
+                peers["art"] = {"error": ART_NO_RAND}
+            else:
+                peers["art"] = run_peer_parts(parts, "art", args.art_python, "peer_art.py", {
+                    **common, "saved_model": os.path.abspath(path)}, args.art_runs)
         result["peers"] = peers
         if parts.one_machine():
             result["speedup"] = speedups(ours, apgd, peers)

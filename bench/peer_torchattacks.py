@@ -27,7 +27,8 @@ Runs, each over all images in batches of ``batch``, with wall time, images/s and
   (3.5.1 leaves APGD, APGD-T and FAB at their default of 10 steps; ``rand``: APGD-CE + APGD-DLR with EOT 20);
 * ``autoattack_protocol``: ``torchattacks.MultiAttack`` over the same attacks built with the protocol's budget
   (``n_iter`` steps, ``square_queries`` queries; ``rand``: ``eot_iter`` draws);
-* ``apgd_ce``: ``torchattacks.APGD(loss="ce", steps=n_iter, n_restarts=1)`` alone.
+* ``apgd_ce``: ``torchattacks.APGD(loss="ce", steps=n_iter, n_restarts=1)`` alone (``rand``: with
+  ``eot_iter=eot_iter``, as this project's APGD-CE part is run).
 The robust accuracy after each attack of a MultiAttack comes from its own per-attack records (the counts that
 ``MultiAttack.save`` reports).
 """
@@ -131,8 +132,9 @@ def make_attack(torchattacks, run, model, req):
     eps, seed, n = req["eps"], req["seed"], req["n_iter"]
     if run == "autoattack":
         return torchattacks.AutoAttack(model, norm="Linf", eps=eps, version=req["version"], n_classes=10, seed=seed)
-    if run == "apgd_ce":
-        return torchattacks.APGD(model, norm="Linf", eps=eps, steps=n, n_restarts=1, seed=seed, loss="ce")
+    if run == "apgd_ce":  # ``rand``: with EOT, the same budget as this project's APGD-CE part (ours_apgd_ce)
+        eot = {"eot_iter": req["eot_iter"]} if req["version"] == "rand" else {}
+        return torchattacks.APGD(model, norm="Linf", eps=eps, steps=n, n_restarts=1, seed=seed, loss="ce", **eot)
     if run == "autoattack_protocol":
         if req["version"] == "rand":
             eot = req["eot_iter"]
