@@ -133,9 +133,9 @@ def transfer_matrix(model, x, y, channels=None, attack="cw_l2", params=None, bat
                                        images, batch_size) == y)) for t in labels]
 
     values = [accuracies(x)]
-    for i, source in enumerate(labels):
+    for row, source in enumerate(labels, 1):
         if progress is not None:
-            progress(f"{model.name}: transfer matrix, crafting through {source} ({i + 1}/{len(labels)})")
+            progress(f"{model.name}: transfer matrix, crafting through {source} ({row}/{len(labels)})")
         fn = _channel_fn(craft_base, channels[source])
         x_adv = np.concatenate([run_attack(attack, fn, tf.constant(x[i:i + batch_size]),
                                            tf.constant(y[i:i + batch_size]), **params).numpy()
