@@ -120,6 +120,26 @@ def test_autoattack_suite_reports_each_stage_in_either_norm(digits_models, tmp_p
         assert all(r["params"]["eps"] == eps for r in rows[1:])
 
 
+def test_autoattack_suite_picks_its_version_and_gradient_from_the_export(digits_models, tmp_path):
+    """``--suite=autoattack`` on the other kinds of zoo export, nothing set by hand: a random model (RobustNet
+    noise) gets ``rand`` with EOT over AutoAttack's 20 draws and mean ± std over eval's 5 trials; a
+    non-differentiable input channel (2-bit colour depth) gets ``standard`` through BPDA."""
+    config = EvalConfig(models=(digits_models["noisy"], digits_models["color_depth"]), dataset="digits",
+                        num_examples=8, suites=("autoattack",), report_dir=str(tmp_path), eps=0.1, apgd_iterations=2,
+                        square_queries=10)
+    report, _ = run(config, verbose=False)
+    expected = {"noisy": ("rand", ["apgd_ce", "apgd_dlr"], 20, False),
+                "color_depth": ("standard", ["apgd_ce", "apgd_t", "fab_t", "square"], 1, True)}
+    for name, (version, stages, eot, bpda) in expected.items():
+        rows = [r for r in report["results"] if r["suite"] == "autoattack" and r["model"] == name]
+        assert [r["attack"] for r in rows] == ["clean"] + [f"autoattack:{s}" for s in stages] + ["worst_case"]
+        assert rows[-1]["params"]["version"] == version and all(r["bpda"] is bpda for r in rows)
+        assert all(r["eot"] == eot and r["trials"] == (5 if version == "rand" else 1) for r in rows[1:])
+        acc = [r["accuracy"] for r in rows]
+        assert all(a >= b for a, b in zip(acc[:-2], acc[1:-1])) and acc[-1] == acc[-2]
+        assert all(np.isfinite(r["std"]) and r["std"] >= 0 for r in rows)
+
+
 def test_the_worst_case_spans_both_attack_suites_of_a_run(digits_models, tmp_path):
     """With whitebox and autoattack in one run, the suite that runs second reports the worst case over the
     attacks of both (the examples no attack of the run fooled): never above either suite's own number."""
