@@ -23,4 +23,3 @@ def test_apgd_ce_peer_takes_the_rand_versions_eot_draws():
     assert "eot_iter" not in standard.kw  # torchattacks' default: one draw, as ours without EOT
     protocol = peer_torchattacks.make_attack(ta, "autoattack_protocol", None, {**REQ, "version": "rand"})
     assert [(a.kw["loss"], a.kw["eot_iter"]) for a in protocol.attacks] == [("ce", 20), ("dlr", 20)]
-
